@@ -1,0 +1,27 @@
+"""The `shopr1` command. Each area registers its own sub-command group here."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from shopr1.cli.data import app as data_app
+
+app = typer.Typer(
+    help="Train and run LLM simulators of online shoppers (Shop-R1).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(data_app, name="data")
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages.")) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("great_expectations", "httpx", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main() -> None:
+    app()

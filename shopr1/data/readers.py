@@ -1,0 +1,141 @@
+"""Reading session logs into raw records, one per input row, without losing any row.
+
+Canonical JSONL is read line by line as bytes, so a malformed or non-UTF-8 line becomes a record
+with an error (and later a quarantine row) instead of stopping the run or vanishing. Parquet
+(canonical or OPeRA) is read in row-group batches so memory stays flat on large inputs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+OPERA_COLUMNS = ("session_id", "action_id", "timestamp", "action_type", "semantic_id", "simplified_html")
+OPERA_ACTION_TYPES = {"click": "click", "input": "type_and_submit", "terminate": "terminate"}
+
+
+@dataclass
+class RawRecord:
+    """One input row: its position, the parsed object (or the reason it has none), and the raw text."""
+
+    row: int
+    data: dict[str, Any] | None
+    error: str | None = None
+    raw_text: str | None = None
+    raw_b64: str | None = None
+
+    def raw_for_quarantine(self) -> dict[str, str]:
+        """The row as it came in, so a quarantined row can be fixed and replayed."""
+        if self.raw_b64 is not None:
+            return {"raw_b64": self.raw_b64}
+        if self.raw_text is not None:
+            return {"raw": self.raw_text}
+        return {"raw": json.dumps(self.data, ensure_ascii=False, default=str)}
+
+
+def detect_format(path: Path) -> str:
+    """'jsonl', 'parquet' (canonical, nested steps) or 'opera' (one row per action)."""
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        names = set(pq.read_schema(path).names)
+        if "steps" in names:
+            return "parquet"
+        if set(OPERA_COLUMNS) <= names:
+            return "opera"
+        raise ValueError(
+            f"{path}: Parquet file has neither a 'steps' column (canonical sessions) nor the OPeRA "
+            f"columns {', '.join(OPERA_COLUMNS)}; found: {', '.join(sorted(names))}"
+        )
+    raise ValueError(f"{path}: unknown file type {suffix!r}; expected .jsonl or .parquet")
+
+
+def read_jsonl(path: Path) -> Iterator[RawRecord]:
+    """One record per non-blank line; bad UTF-8 and bad JSON become records with an error."""
+    with open(path, "rb") as fh:
+        for row, line in enumerate(fh):
+            if not line.strip():
+                continue
+            try:
+                text = line.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                yield RawRecord(row, None, f"invalid UTF-8 at byte {exc.start}", raw_b64=base64.b64encode(line).decode())
+                continue
+            try:
+                obj = json.loads(text)
+            except ValueError as exc:
+                yield RawRecord(row, None, f"malformed JSON: {exc.msg} (column {exc.colno})", raw_text=text)
+                continue
+            if not isinstance(obj, dict):
+                yield RawRecord(row, None, f"line is JSON {type(obj).__name__}, not an object", raw_text=text)
+                continue
+            yield RawRecord(row, obj, raw_text=text)
+
+
+def read_parquet_sessions(path: Path, batch_rows: int = 1024) -> Iterator[RawRecord]:
+    """Canonical sessions stored one per Parquet row (a nested `steps` list)."""
+    import pyarrow.parquet as pq
+
+    row = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+        for obj in batch.to_pylist():
+            yield RawRecord(row, obj)
+            row += 1
+
+
+def _opera_step(r: dict[str, Any]) -> dict[str, Any]:
+    kind = (r.get("action_type") or "").strip().lower()
+    action: dict[str, Any] = {"type": OPERA_ACTION_TYPES.get(kind, kind or None)}
+    if kind in ("click", "input"):
+        action["name"] = r.get("semantic_id")
+    if kind == "input":
+        action["text"] = r.get("input_text")
+    step = {"page_html": r.get("simplified_html"), "timestamp": r.get("timestamp"), "action": action}
+    for src, dst in (("rationale", "rationale"), ("url", "url")):
+        if r.get(src):
+            step[dst] = r[src]
+    return step
+
+
+def read_opera(path: Path) -> Iterator[RawRecord]:
+    """OPeRA Parquet (one row per action, string columns) → one record per session.
+
+    Rows are grouped by session and ordered by timestamp then action_id (SPEC §4). Only the
+    columns we use are read; sessions are assembled one at a time.
+    """
+    import polars as pl
+
+    wanted = [*OPERA_COLUMNS, "input_text", "rationale"]
+    available = set(pl.read_parquet_schema(path))
+    cols = [c for c in wanted if c in available] + (["url"] if "url" in available else [])
+    frame = (
+        pl.scan_parquet(path)
+        .select(cols)
+        .with_row_index("_row")
+        .sort(["session_id", "timestamp", "action_id", "_row"], nulls_last=True, maintain_order=True)
+        .collect()
+    )
+    for row, (_, group) in enumerate(frame.group_by("session_id", maintain_order=True)):
+        rows = group.to_dicts()
+        obj = {"session_id": rows[0]["session_id"], "steps": [_opera_step(r) for r in rows]}
+        yield RawRecord(row, obj, raw_text=None)
+
+
+def read_records(path: str | Path) -> Iterator[RawRecord]:
+    """Every input row of `path` as a RawRecord, whatever the format."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    fmt = detect_format(path)
+    if fmt == "jsonl":
+        return read_jsonl(path)
+    if fmt == "parquet":
+        return read_parquet_sessions(path)
+    return read_opera(path)

@@ -1,0 +1,278 @@
+"""Every text the simulator reads: the system prompt, page turns, SFT conversations, RL prompts.
+
+Contexts are chat conversations: a user turn per page the shopper saw, an assistant turn per
+action taken. SFT assistant turns carry rationale + action; RL/eval contexts carry the past
+actions only (SPEC §1: RL prompts have no rationales). When a context exceeds its token budget,
+the oldest pages' HTML is replaced by a one-line stub first; actions are never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypedDict
+
+from shopr1.schema import Action, Prediction
+
+SYSTEM_PROMPT = """\
+You are a shopper browsing an online store, looking for something to buy. You will see the pages \
+you visited and the actions you took so far, and then the page you are on now. Decide what you \
+do next.
+
+Every element you can act on carries a dotted `name` attribute (for example `search_input`, \
+`search_results.<product>.title`, `product.add_to_cart`); refer to elements by that name. \
+Three actions exist:
+- {"type": "click", "name": "<element name>"} clicks a link, button, filter or option.
+- {"type": "type_and_submit", "name": "<input name>", "text": "<what you type>"} types text into \
+an input and submits it.
+- {"type": "terminate"} leaves the store without buying.
+
+First give your reason as one short sentence in the first person, then the action. Answer with \
+a single JSON object and nothing else:
+{"rationale": "<one first-person sentence>", "action": {...}}"""
+
+OMITTED_PAGE = "[page HTML omitted to fit the context budget]"
+
+Message = dict[str, str]
+TokenCounter = Callable[[str], int]
+
+
+def approx_tokens(text: str) -> int:
+    """A tokenizer-free estimate (≈ 3.5 characters per token on HTML-heavy text).
+
+    Recipes with a real tokenizer pass its counter instead; this keeps data building independent
+    of any model.
+    """
+    return (len(text) * 2 + 6) // 7
+
+
+def page_turn(index: int, page_html: str | None, url: str | None = None) -> str:
+    """The user turn that shows page `index` (1-based); `page_html=None` renders the stub."""
+    header = f"Page {index}" + (f" ({url})" if url else "")
+    return f"{header}:\n{page_html if page_html is not None else OMITTED_PAGE}"
+
+
+def action_turn(action: Action, rationale: str | None = None) -> str:
+    """The assistant turn for a past action: the full output format when a rationale exists."""
+    if rationale is not None:
+        return Prediction(rationale=rationale, action=action).to_json()
+    return json.dumps({"action": action.to_json_dict()}, ensure_ascii=False)
+
+
+def _messages(
+    pages: Sequence[tuple[str, str | None]],
+    actions: Sequence[Action],
+    rationales: Sequence[str | None] | None,
+    keep_from: int,
+) -> list[Message]:
+    messages: list[Message] = [{"role": "system", "content": SYSTEM_PROMPT}]
+    for i, (html, url) in enumerate(pages):
+        messages.append({"role": "user", "content": page_turn(i + 1, html if i >= keep_from else None, url)})
+        if i < len(actions):
+            rationale = rationales[i] if rationales is not None else None
+            messages.append({"role": "assistant", "content": action_turn(actions[i], rationale)})
+    return messages
+
+
+def conversation_tokens(messages: Sequence[Message], count: TokenCounter = approx_tokens) -> int:
+    """Token estimate of a conversation (contents plus a few tokens of chat markup per turn)."""
+    return sum(count(m["content"]) + 4 for m in messages)
+
+
+def fit_context(
+    pages: Sequence[tuple[str, str | None]],
+    actions: Sequence[Action],
+    rationales: Sequence[str | None] | None = None,
+    *,
+    max_tokens: int | None = None,
+    count: TokenCounter = approx_tokens,
+) -> tuple[list[Message], int]:
+    """Build the conversation, stubbing the oldest pages until it fits `max_tokens`.
+
+    Returns the messages and how many pages were stubbed. The last page is always kept, so a
+    context whose final page alone exceeds the budget comes back over budget; callers decide.
+    """
+    n = len(pages)
+    sizes = [count(html or "") for html, _ in pages]
+    stub = count(OMITTED_PAGE)
+    messages = _messages(pages, actions, rationales, keep_from=0)
+    if max_tokens is None:
+        return messages, 0
+    total = conversation_tokens(messages, count)
+    keep_from = 0
+    while total > max_tokens and keep_from < n - 1:
+        total -= sizes[keep_from] - stub
+        keep_from += 1
+    if keep_from:
+        messages = _messages(pages, actions, rationales, keep_from=keep_from)
+    return messages, keep_from
+
+
+def sft_messages(
+    pages: Sequence[tuple[str, str | None]],
+    actions: Sequence[Action],
+    rationales: Sequence[str | None],
+    *,
+    max_tokens: int | None = None,
+    count: TokenCounter = approx_tokens,
+) -> tuple[list[Message], int]:
+    """A whole session as one multi-turn conversation (loss goes on the assistant turns).
+
+    A step without a rationale renders as an action-only turn; the training-examples contract
+    rejects such conversations, so they are visible in quarantine rather than trained on.
+    """
+    if not (len(pages) == len(actions) == len(rationales)):
+        raise ValueError("pages, actions and rationales must have one entry per step")
+    return fit_context(pages, actions, rationales, max_tokens=max_tokens, count=count)
+
+
+def rl_prompt(
+    pages: Sequence[tuple[str, str | None]],
+    past_actions: Sequence[Action],
+    *,
+    max_tokens: int | None = None,
+    count: TokenCounter = approx_tokens,
+) -> tuple[list[Message], int]:
+    """The context for predicting step t: pages 1..t and actions 1..t-1, no rationales."""
+    if len(past_actions) != len(pages) - 1:
+        raise ValueError("an RL prompt needs exactly one past action fewer than pages")
+    return fit_context(pages, past_actions, None, max_tokens=max_tokens, count=count)
+
+
+def target_text(action: Action | dict[str, Any], rationale: str) -> str:
+    """The gold completion for a step."""
+    if isinstance(action, dict):
+        action = Action(**action)
+    return Prediction(rationale=rationale, action=action).to_json()
+
+
+# --- Teacher prompts for rationale synthesis (SPEC §5) --------------------------------------------
+# A teacher model writes the rationale a real log lacks: it sees the pages one shopper saw and the
+# actions they took, ending with the action to explain, and answers with one first-person sentence.
+# No persona is given (as in the paper). The whole context goes in one user turn so any chat
+# endpoint can serve it; few-shot examples are user/assistant pairs placed before it.
+
+TEACHER_SYSTEM_PROMPT = """\
+You explain what online shoppers were thinking. You will see the pages one shopper saw while \
+visiting a store and the actions they took, ending with one action to explain. Write the thought \
+that most plausibly made the shopper take that action, as the shopper would say it.
+
+Rules: exactly one sentence, in the first person ("I ..."), at most 30 words. Name the concrete \
+thing on the page that mattered (a product, brand, price, option or search term) when there is \
+one. Do not mention element names, HTML or JSON. Reply with the sentence alone: no quotes, no \
+label, no explanation."""
+
+TERMINATE_EXPLANATION = (
+    "the shopper found nothing they wanted and left the store without buying (terminate)"
+)
+TRUNCATED_MARK = "\n[... rest of the page truncated ...]"
+
+
+class TeacherExample(TypedDict):
+    """A few-shot example: the teacher's user turn and the rationale it should answer with."""
+
+    user: str
+    rationale: str
+
+
+def explained_action(action: Action) -> str:
+    """How the action to explain is stated; a terminate is spelled out (the shopper left)."""
+    if action.type == "terminate":
+        return f"Action to explain: {TERMINATE_EXPLANATION}."
+    return f"Action to explain: {json.dumps(action.to_json_dict(), ensure_ascii=False)}"
+
+
+def teacher_user_turn(
+    pages: Sequence[tuple[str, str | None]],
+    actions: Sequence[Action],
+    *,
+    max_tokens: int | None = None,
+    count: TokenCounter = approx_tokens,
+) -> str:
+    """Pages 1..t and actions 1..t in one text; the last action is the one to explain.
+
+    Over `max_tokens`, the oldest pages become stubs first (actions are kept), then the current
+    page is cut at the end.
+    """
+    if not pages or len(pages) != len(actions):
+        raise ValueError("a teacher turn needs one action per page, and at least one page")
+    htmls = [html for html, _ in pages]
+
+    def render() -> str:
+        parts = []
+        for i, ((_, url), html) in enumerate(zip(pages, htmls)):
+            parts.append(page_turn(i + 1, html, url))
+            if i < len(actions) - 1:
+                parts.append(f"Action {i + 1}: {json.dumps(actions[i].to_json_dict(), ensure_ascii=False)}")
+        parts.append(explained_action(actions[-1]))
+        return "\n\n".join(parts)
+
+    text = render()
+    if max_tokens is None:
+        return text
+    oldest = 0
+    while count(text) > max_tokens and oldest < len(pages) - 1:
+        htmls[oldest] = None
+        oldest += 1
+        text = render()
+    overflow = count(text) - max_tokens
+    if overflow > 0:
+        current = htmls[-1] or ""
+        # approx_tokens counts ~3.5 characters per token; cut a little more than the overflow.
+        keep = max(0, len(current) - (overflow * 4 + len(TRUNCATED_MARK)))
+        htmls[-1] = current[:keep] + TRUNCATED_MARK
+        text = render()
+    return text
+
+
+def teacher_messages(
+    pages: Sequence[tuple[str, str | None]],
+    actions: Sequence[Action],
+    *,
+    examples: Sequence[TeacherExample] = (),
+    max_tokens: int | None = None,
+    count: TokenCounter = approx_tokens,
+) -> list[Message]:
+    """The teacher's chat request for the last action in `actions` (no persona, ever)."""
+    messages: list[Message] = [{"role": "system", "content": TEACHER_SYSTEM_PROMPT}]
+    for example in examples:
+        messages.append({"role": "user", "content": example["user"]})
+        messages.append({"role": "assistant", "content": example["rationale"]})
+    messages.append(
+        {"role": "user", "content": teacher_user_turn(pages, actions, max_tokens=max_tokens, count=count)}
+    )
+    return messages
+
+
+def default_teacher_examples() -> list[TeacherExample]:
+    """Three short examples (a search, a product click, a terminate) in the naming scheme."""
+    home = '<header><a name="header.home">Home</a></header><input name="search_input" placeholder="Search"/><button name="search_button">Search</button>'
+    results = (
+        '<input name="search_input" value="trail running shoes"/>'
+        '<a name="refinements.brand.salomon">Salomon</a>'
+        '<div><a name="search_results.salomon_speedcross_6.title">Salomon Speedcross 6 Trail Shoe</a> <span>$139.99</span></div>'
+        '<div><a name="search_results.hoka_speedgoat_5.title">HOKA Speedgoat 5</a> <span>$155.00</span></div>'
+    )
+    lamps = (
+        '<input name="search_input" value="brass desk lamp"/>'
+        '<div><a name="search_results.ikea_forsa_lamp.title">FORSÅ Work Lamp, nickel</a> <span>$34.99</span></div>'
+        '<a name="pagination.next">Next</a>'
+    )
+    search = Action(type="type_and_submit", name="search_input", text="trail running shoes")
+    speedcross = Action(type="click", name="search_results.salomon_speedcross_6.title")
+    lamp_search = Action(type="type_and_submit", name="search_input", text="brass desk lamp")
+    leave = Action(type="terminate")
+    return [
+        TeacherExample(
+            user=teacher_user_turn([(home, None)], [search]),
+            rationale="I need new shoes for the muddy trails, so I'm searching for trail running shoes.",
+        ),
+        TeacherExample(
+            user=teacher_user_turn([(home, None), (results, None)], [search, speedcross]),
+            rationale="The Salomon Speedcross 6 is cheaper than the HOKA and looks grippy, so I want a closer look.",
+        ),
+        TeacherExample(
+            user=teacher_user_turn([(home, None), (lamps, None)], [lamp_search, leave]),
+            rationale="The only lamp here is nickel, not brass, so I'll give up and look elsewhere.",
+        ),
+    ]

@@ -1,0 +1,135 @@
+"""Ingestion (SPEC §4): canonical JSONL/Parquet and OPeRA Parquet → sessions → split examples."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import polars as pl
+import pytest
+
+from shopr1.data.build import BuildConfig, build_dataset
+from shopr1.data.readers import detect_format, read_records
+from shopr1.data.splits import parse_fractions, split_of
+from shopr1.schema import Session
+from tests.conftest import make_session, write_jsonl
+
+OPERA_EXTRA = ("click_type", "products", "page_meta")
+
+
+def opera_frame(sessions: list[dict], *, shuffle: bool = True, seed: int = 0) -> pl.DataFrame:
+    """Canonical sessions as OPeRA rows: one row per action, every column a string, rows shuffled."""
+    rows = []
+    kinds = {"click": "click", "type_and_submit": "input", "terminate": "terminate"}
+    for s in sessions:
+        for i, step in enumerate(s["steps"]):
+            a = step["action"]
+            rows.append({
+                "session_id": s["session_id"], "action_id": f"{s['session_id']}-{i:03d}",
+                "timestamp": f"2025-03-01T10:{i:02d}:00Z", "action_type": kinds[a["type"]],
+                "click_type": "purchase" if a.get("name") == "product.buy_now" else ("search" if a["type"] != "click" else "product_link"),
+                "semantic_id": a.get("name"), "simplified_html": step["page_html"],
+                "rationale": step.get("rationale", ""), "input_text": a.get("text"),
+                "products": "[]", "page_meta": "{}",
+            })
+    if shuffle:
+        random.Random(seed).shuffle(rows)
+    return pl.DataFrame(rows, schema={k: pl.String for k in rows[0]})
+
+
+@pytest.fixture
+def canonical():
+    return [make_session(f"s{i}", end="buy" if i % 3 == 0 else "terminate", rationales=True, pages=3 + i % 3) for i in range(12)]
+
+
+def _sessions(path):
+    return [Session.model_validate(r.data) for r in read_records(path)]
+
+
+def test_opera_rows_become_ordered_canonical_sessions(tmp_path, canonical):
+    path = tmp_path / "opera.parquet"
+    opera_frame(canonical).write_parquet(path)
+    assert detect_format(path) == "opera"
+    got = {s.session_id: s for s in _sessions(path)}
+    assert set(got) == {s["session_id"] for s in canonical}
+    for s in canonical:
+        session = got[s["session_id"]]
+        assert [st.action.to_json_dict() for st in session.steps] == [st["action"] for st in s["steps"]]
+        assert [st.page_html for st in session.steps] == [st["page_html"] for st in s["steps"]]
+        assert [st.rationale for st in session.steps] == [st["rationale"] for st in s["steps"]]
+
+
+def test_opera_build_equals_canonical_build(tmp_path, canonical):
+    opera = tmp_path / "opera.parquet"
+    opera_frame(canonical).write_parquet(opera)
+    jsonl = write_jsonl(tmp_path / "canon.jsonl", canonical)
+    a = build_dataset([opera], tmp_path / "a")
+    b = build_dataset([jsonl], tmp_path / "b")
+    assert a["examples"]["written"] == b["examples"]["written"]
+    ra = pl.read_parquet(tmp_path / "a" / "rl" / "train").sort("session_id", "step_index")
+    rb = pl.read_parquet(tmp_path / "b" / "rl" / "train").sort("session_id", "step_index")
+    assert ra["gold_action"].to_list() == rb["gold_action"].to_list()
+
+
+def test_opera_unknown_action_type_is_quarantined(tmp_path, canonical):
+    frame = opera_frame(canonical[:3], shuffle=False).with_columns(
+        pl.when(pl.col("action_id") == "s1-001").then(pl.lit("hover")).otherwise(pl.col("action_type")).alias("action_type"))
+    path = tmp_path / "opera.parquet"
+    frame.write_parquet(path)
+    summary = build_dataset([path], tmp_path / "out", BuildConfig(min_accepted_share=0))
+    assert summary["sessions"]["quarantined"] == 1
+    assert any("unknown action type" in r for r in summary["sessions"]["reasons"])
+
+
+def test_canonical_parquet_reads_like_jsonl(tmp_path, canonical):
+    path = tmp_path / "sessions.parquet"
+    pl.DataFrame(canonical).write_parquet(path)
+    assert detect_format(path) == "parquet"
+    assert [s.session_id for s in _sessions(path)] == [s["session_id"] for s in canonical]
+
+
+def test_unknown_inputs_get_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        list(read_records(tmp_path / "missing.jsonl"))
+    (tmp_path / "x.csv").write_text("a,b\n")
+    with pytest.raises(ValueError, match="unknown file type '.csv'"):
+        read_records(tmp_path / "x.csv")
+    pl.DataFrame({"foo": [1]}).write_parquet(tmp_path / "odd.parquet")
+    with pytest.raises(ValueError, match="neither a 'steps' column"):
+        read_records(tmp_path / "odd.parquet")
+
+
+def test_splits_are_seeded_stable_and_disjoint():
+    ids = [f"session-{i}" for i in range(3000)]
+    first = {i: split_of(i, seed=7) for i in ids}
+    assert first == {i: split_of(i, seed=7) for i in reversed(ids)}
+    assert first != {i: split_of(i, seed=8) for i in ids}
+    shares = {s: sum(v == s for v in first.values()) / len(ids) for s in ("train", "val", "test")}
+    assert shares["train"] == pytest.approx(0.8, abs=0.03) and shares["test"] == pytest.approx(0.1, abs=0.02)
+    assert parse_fractions("train=0.5, test=0.5") == {"train": 0.5, "test": 0.5}
+    with pytest.raises(ValueError, match="bad split spec"):
+        parse_fractions("train:0.5")
+
+
+def test_build_writes_split_examples_no_session_in_two_splits(tmp_path, canonical):
+    src = write_jsonl(tmp_path / "in.jsonl", canonical)
+    summary = build_dataset([src], tmp_path / "out", BuildConfig(chunk_sessions=5))
+    sft = pl.read_parquet(tmp_path / "out" / "sft" / "**" / "*.parquet")
+    rl = pl.read_parquet(tmp_path / "out" / "rl" / "**" / "*.parquet")
+    assert sft.height == len(canonical) and rl.height == sum(len(s["steps"]) for s in canonical)
+    by_session = rl.group_by("session_id").agg(pl.col("split").n_unique())
+    assert by_session["split"].max() == 1
+    assert set(zip(sft["session_id"], sft["split"], strict=True)) <= set(zip(rl["session_id"], rl["split"], strict=True))
+    row = rl.filter((pl.col("session_id") == "s4") & (pl.col("step_index") == 2)).to_dicts()[0]
+    assert json.loads(row["gold_action"]) == canonical[4]["steps"][2]["action"]
+    assert [m["role"] for m in row["prompt"]] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert summary["examples"]["written"] == {
+        f"{k}/{s}": n for k, frame in (("rl", rl), ("sft", sft)) for s, n in frame["split"].value_counts().iter_rows()
+    }
+
+
+def test_build_memory_is_chunked(tmp_path, canonical):
+    """Parts are written per chunk, so one chunk's examples are all that is held at once."""
+    src = write_jsonl(tmp_path / "in.jsonl", canonical * 1)
+    build_dataset([src], tmp_path / "out", BuildConfig(chunk_sessions=2, splits={"train": 1.0}))
+    assert len(list((tmp_path / "out" / "rl" / "train").glob("part-*.parquet"))) == 6
