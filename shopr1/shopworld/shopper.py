@@ -1,0 +1,191 @@
+"""The synthetic shopper: a hidden goal (category, wanted attributes, size, budget, quantity), a
+persona (budget, patience, pickiness, decisiveness) and the query paraphrases they would type.
+
+`policy.py` turns these into an explicit action distribution at every step; this module only
+samples who the shopper is and judges how well a product fits them.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from shopr1.shopworld.catalog import Catalog, Product
+from shopr1.shopworld.categories import CATEGORY_BY_SLUG, COLORS, PRICE_BUCKETS
+
+# Relative popularity of the phrasing templates in `paraphrases` (most people type the first).
+_TEMPLATE_WEIGHTS = (0.34, 0.2, 0.16, 0.13, 0.1, 0.07)
+
+
+@dataclass(frozen=True)
+class Goal:
+    category: str
+    wants: tuple[tuple[str, str], ...]  # (attribute key | "color" | "brand", value slug)
+    size: str | None
+    max_price: float
+    quantity: int
+    min_rating: float
+
+    def want(self, key: str) -> str | None:
+        return dict(self.wants).get(key)
+
+
+@dataclass(frozen=True)
+class Persona:
+    budget: float
+    patience: int  # steps before leaving becomes ever more likely
+    pickiness: float  # 0 settles for near matches, 1 insists on an exact one
+    decisiveness: float  # share of "buy now" over "add to cart"
+
+
+@dataclass
+class Shopper:
+    goal: Goal
+    persona: Persona
+    queries: list[tuple[str, float]]
+    used_queries: set[str] = field(default_factory=set)
+    visited: set[int] = field(default_factory=set)
+
+    def misses(self, product: Product) -> int:
+        """How many wishes a product fails (0 fits, 1 is a near miss); other categories fail all."""
+        goal = self.goal
+        if product.category != goal.category:
+            return 9
+        missed = sum(not product.has(key, value) for key, value in goal.wants)
+        return missed + (product.price > goal.max_price) + (product.rating < goal.min_rating)
+
+    def helps(self, facet: str, value: str) -> bool:
+        """Whether clicking refinement (facet, value) narrows results toward the goal."""
+        goal = self.goal
+        if facet == "price":
+            affordable = [slug for slug, _, _, high in PRICE_BUCKETS if high <= goal.max_price]
+            return value == (affordable[-1] if affordable else PRICE_BUCKETS[0][0])
+        if facet == "rating":
+            return goal.min_rating >= 4.0
+        return goal.want(facet) == value
+
+    def unused_queries(self) -> list[tuple[str, float]]:
+        fresh = [(q, w) for q, w in self.queries if q not in self.used_queries]
+        return fresh or broader_queries(self.goal)
+
+    def record(self) -> dict[str, Any]:
+        """The persona as written into the session log (goal included when asked for)."""
+        return {
+            **asdict(self.persona),
+            "goal": {**asdict(self.goal), "wants": dict(self.goal.wants)},
+        }
+
+
+def _nice_budget(x: float) -> float:
+    step = 5 if x < 100 else 10 if x < 300 else 50
+    return float(max(step, math.ceil(x / step) * step))
+
+
+def sample_shopper(rng: random.Random, catalog: Catalog) -> Shopper:
+    """A goal modelled on a real catalog product (so most goals can be met), and a persona."""
+    anchor = rng.choice(catalog.products)
+    spec = anchor.spec
+    keys = [a.key for a in spec.attributes]
+    wants = [
+        (k, anchor.attributes[k])
+        for k in sorted(rng.sample(keys, rng.choice((1, 2))), key=keys.index)
+    ]
+    if rng.random() < 0.7:
+        wants.insert(0, ("color", rng.choice(anchor.colors)))
+    if rng.random() < 0.12:
+        wants.insert(0, ("brand", anchor.brand_slug))
+    stretch = rng.uniform(0.95, 1.7) if rng.random() < 0.65 else rng.uniform(0.5, 1.0)
+    budget = _nice_budget(anchor.price * stretch)
+    pickiness = round(rng.betavariate(2, 2), 2)
+    goal = Goal(
+        category=spec.slug,
+        wants=tuple(wants),
+        size=rng.choice(spec.sizes) if spec.sizes else None,
+        max_price=budget,
+        quantity=rng.choices((1, 2, 3), weights=(88, 9, 3))[0],
+        min_rating=4.0 if pickiness > 0.7 else 0.0,
+    )
+    patience = min(15, 2 + int(rng.expovariate(1 / 4)))
+    persona = Persona(budget, patience, pickiness, decisiveness=round(rng.random(), 2))
+    return Shopper(goal, persona, paraphrases(goal, rng))
+
+
+@dataclass(frozen=True)
+class _Mod:
+    key: str
+    adj: str  # before the noun: "red", "men's"
+    post: str  # after the noun: "in red", "for men"
+    kw: str  # keyword style: "red", "men"
+
+
+def _mods(goal: Goal) -> list[_Mod]:
+    spec = CATEGORY_BY_SLUG[goal.category]
+    mods = []
+    for key, value in goal.wants:
+        if key == "color":
+            color = COLORS[value].lower()
+            mods.append(_Mod(key, color, f"in {color}", color))
+        elif key == "brand":
+            mods.append(_Mod(key, value, f"by {value}", value))
+        else:
+            v = next(
+                v for a in spec.attributes if a.key == key for v in a.values if v.value == value
+            )
+            adj = v.adj.lower()
+            mods.append(_Mod(key, adj, v.post or adj, v.label.lower() if key == "gender" else adj))
+    return mods
+
+
+def _phrase(*parts: str) -> str:
+    return " ".join(" ".join(parts).split())
+
+
+def paraphrases(goal: Goal, rng: random.Random) -> list[tuple[str, float]]:
+    """Several ways to type the same intent, with this shopper's probabilities of each.
+
+    Templates (for red + men's + trail running shoes): "red men's trail running shoes",
+    "men's red trail running shoes", "trail running shoes for men in red",
+    "trail running shoes men red", "red men's trail running shoes under 120", and a broader one.
+    """
+    noun = CATEGORY_BY_SLUG[goal.category].noun
+    mods = _mods(goal)
+    brand = [m for m in mods if m.key == "brand"]
+    rest = [m for m in mods if m.key != "brand"]
+    lead = [m.adj for m in brand]
+    swapped = rest[1::-1] + rest[2:] if len(rest) > 1 else rest
+    kw_keys = ("color", "gender")
+    candidates = [
+        _phrase(*lead, *(m.adj for m in rest), noun),
+        _phrase(*lead, *(m.adj for m in swapped), noun),
+        _phrase(
+            *(m.adj for m in rest if m.post == m.adj),
+            noun,
+            *(m.post for m in rest if m.post != m.adj),
+            *(m.post for m in brand),
+        ),
+        _phrase(
+            *lead,
+            *(m.adj for m in rest if m.key not in kw_keys),
+            noun,
+            *(m.kw for m in rest if m.key in kw_keys),
+        ),
+        _phrase(*lead, *(m.adj for m in rest), noun, f"under {int(goal.max_price)}"),
+        _phrase(*(m.adj for m in mods[1:]), noun) if len(mods) > 1 else _phrase(noun),
+    ]
+    weights: dict[str, float] = {}
+    for text, base in zip(candidates, _TEMPLATE_WEIGHTS, strict=True):
+        weights[text] = weights.get(text, 0.0) + base * rng.gammavariate(3.0, 1.0)
+    total = sum(weights.values())
+    return [(q, w / total) for q, w in weights.items()]
+
+
+def broader_queries(goal: Goal) -> list[tuple[str, float]]:
+    """When every phrasing has been tried: drop one wish at a time, or search the bare noun."""
+    noun = CATEGORY_BY_SLUG[goal.category].noun
+    mods = _mods(goal)
+    options = {
+        _phrase(*(m.adj for j, m in enumerate(mods) if j != i), noun) for i in range(len(mods))
+    } | {noun}
+    return [(q, 1 / len(options)) for q in sorted(options)]

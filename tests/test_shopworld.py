@@ -1,0 +1,263 @@
+"""ShopWorld (SPEC §4): seeded synthetic sessions in the canonical format, with the shopper
+policy's distribution at every step and the oracle ceiling computed from it."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import html as lxml_html
+
+from shopr1.schema import Session
+from shopr1.shopworld import (
+    ActionMix,
+    ShopWorldConfig,
+    iter_shopworld,
+    oracle_ceiling,
+    write_shopworld,
+)
+from shopr1.shopworld.catalog import build_catalog
+from shopr1.shopworld.categories import CATEGORY_BY_SLUG
+from shopr1.shopworld.generate import World, simulate
+from shopr1.shopworld.pages import TERMINAL_NAMES
+from shopr1.shopworld.search import SearchRequest, apply_filters_and_sort, make_matcher
+from shopr1.shopworld.shopper import sample_shopper
+
+NAME_ATTR = re.compile(r'\bname="([^"]*)"')
+FILES = ("sessions.jsonl", "policy.jsonl", "catalog.json", "manifest.json")
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> tuple[Path, dict, list[int]]:
+    out = tmp_path_factory.mktemp("shopworld")
+    calls: list[int] = []
+    manifest = write_shopworld(out, sessions=120, seed=7, progress=calls.append)
+    return out, manifest, calls
+
+
+@pytest.fixture(scope="module")
+def pilot() -> list:
+    """2,000 unrendered default sessions (fast): enough steps for mix and oracle statistics."""
+    world = World(0, ShopWorldConfig())
+    return [simulate(world, i, render_pages=False) for i in range(2000)]
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def _is_terminal(action: dict) -> bool:
+    return action["type"] == "terminate" or action.get("name") in TERMINAL_NAMES
+
+
+def check_session(session: Session, rows: list[dict]) -> None:
+    """Every rule a generated session must satisfy, on its pages and its policy rows."""
+    assert session.steps[0].url == "https://shopworld.example/"
+    assert len(rows) == len(session.steps)
+    times = [s.timestamp for s in session.steps]
+    assert times == sorted(times)
+    for i, (step, row) in enumerate(zip(session.steps, rows, strict=True)):
+        assert step.rationale is None and step.page_html and step.url
+        names = NAME_ATTR.findall(step.page_html)
+        assert len(names) == len(set(names)), "element names must be unique within a page"
+        gold = step.action.to_json_dict()
+        assert gold.get("name") is None or gold["name"] in names
+        assert (row["session_id"], row["step"]) == (session.session_id, i)
+        dist = row["distribution"]
+        assert math.isclose(sum(d["p"] for d in dist), 1.0, abs_tol=1e-5)
+        assert all(d["p"] > 0 for d in dist)
+        assert len({json.dumps(d["action"], sort_keys=True) for d in dist}) == len(dist)
+        assert all(d["action"].get("name") is None or d["action"]["name"] in names for d in dist)
+        assert dist[row["taken"]]["action"] == gold, "the taken action is the step's gold action"
+        assert _is_terminal(gold) == (i == len(session.steps) - 1), (
+            "only the last step ends the session"
+        )
+
+
+def test_written_files_are_canonical_sessions_with_policy_rows(written):
+    out, manifest, _ = written
+    sessions = [Session.model_validate_json(line) for line in _lines(out / "sessions.jsonl")]
+    rows = [json.loads(line) for line in _lines(out / "policy.jsonl")]
+    assert len(sessions) == manifest["sessions"] == 120
+    assert len(rows) == manifest["steps"] == sum(len(s.steps) for s in sessions)
+    by_session: dict[str, list[dict]] = {}
+    for row in rows:
+        by_session.setdefault(row["session_id"], []).append(row)
+    for session in sessions:
+        check_session(session, by_session[session.session_id])
+        assert set(session.persona) >= {"budget", "patience", "pickiness"}
+
+
+def test_manifest_and_progress(written):
+    out, manifest, calls = written
+    on_disk = json.loads((out / "manifest.json").read_text())
+    assert on_disk == manifest
+    assert sum(calls) == 120 and all(k > 0 for k in calls)
+    assert set(manifest["action_mix"]) == {"click", "type_and_submit", "terminate"}
+    assert manifest["oracle_ceiling"] == pytest.approx(
+        oracle_ceiling(out / "policy.jsonl"), abs=1e-4
+    )
+    assert ShopWorldConfig.model_validate(manifest["config"]) == ShopWorldConfig()
+    catalog = json.loads((out / "catalog.json").read_text())
+    assert len(catalog["products"]) == ShopWorldConfig().catalog_size
+
+
+def test_same_seed_and_config_give_identical_bytes(tmp_path):
+    for name in ("a", "b"):
+        write_shopworld(tmp_path / name, sessions=25, seed=3)
+    for f in FILES:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+    write_shopworld(tmp_path / "c", sessions=25, seed=4)
+    assert (tmp_path / "a" / "sessions.jsonl").read_bytes() != (
+        tmp_path / "c" / "sessions.jsonl"
+    ).read_bytes()
+
+
+def test_first_sessions_do_not_depend_on_the_total(tmp_path):
+    short = write_shopworld(tmp_path / "short", sessions=15, seed=1)
+    write_shopworld(tmp_path / "long", sessions=40, seed=1)
+    assert _lines(tmp_path / "long" / "sessions.jsonl")[:15] == _lines(
+        tmp_path / "short" / "sessions.jsonl"
+    )
+    assert _lines(tmp_path / "long" / "policy.jsonl")[: short["steps"]] == _lines(
+        tmp_path / "short" / "policy.jsonl"
+    )
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**31),
+    page_size=st.sampled_from(["compact", "realistic"]),
+    slug_words=st.integers(3, 8),
+    per_page=st.sampled_from([None, 2, 10]),
+)
+def test_any_seed_and_config_gives_valid_sessions(seed, page_size, slug_words, per_page):
+    config = ShopWorldConfig(
+        page_size=page_size, slug_words=slug_words, results_per_page=per_page, catalog_size=200
+    )
+    for session, rows in iter_shopworld(6, seed=seed, config=config):
+        check_session(session, rows)
+        Session.model_validate_json(session.model_dump_json(exclude_none=True))
+
+
+def test_pages_parse_as_html_with_the_same_names():
+    for session, _ in iter_shopworld(15, seed=11, config=ShopWorldConfig(page_size="realistic")):
+        for step in session.steps:
+            tree = lxml_html.fromstring(step.page_html)
+            assert sorted(e.get("name") for e in tree.xpath("//*[@name]")) == sorted(
+                NAME_ATTR.findall(step.page_html)
+            )
+
+
+def test_default_action_mix_is_near_the_papers_test_mix(pilot):
+    counts = Counter(a[0] for sim in pilot for a in sim.actions)
+    total = sum(counts.values())
+    for kind, share in ActionMix().normalised().items():
+        assert abs(counts[kind] / total - share) < 0.03, (kind, counts[kind] / total)
+
+
+def test_oracle_ceiling_agrees_with_monte_carlo(pilot):
+    """Given its distribution, whether a step's action is the (first) argmax is Bernoulli(max p),
+    so hits minus max p form a martingale difference sequence: the hit rate's standard error is
+    sqrt(sum p(1-p)) / N. Both the taken actions and fresh re-samples must lie within 4 SE."""
+    rows = [row for sim in pilot for row in sim.policy_rows]
+    tops = [max(d["p"] for d in row["distribution"]) for row in rows]
+    argmax = [
+        max(range(len(r["distribution"])), key=lambda i: (r["distribution"][i]["p"], -i))
+        for r in rows
+    ]
+    n, ceiling = len(rows), oracle_ceiling(rows)
+    assert ceiling == pytest.approx(sum(tops) / n)
+    se = math.sqrt(sum(p * (1 - p) for p in tops)) / n
+    taken_hits = sum(r["taken"] == a for r, a in zip(rows, argmax, strict=True)) / n
+    assert abs(taken_hits - ceiling) < 4 * se, (taken_hits, ceiling, se)
+    rng, draws = random.Random(0), 20
+    resampled = sum(
+        rng.choices(range(len(r["distribution"])), weights=[d["p"] for d in r["distribution"]])[0]
+        == a
+        for r, a in zip(rows, argmax, strict=True)
+        for _ in range(draws)
+    ) / (n * draws)
+    assert abs(resampled - ceiling) < 4 * se / math.sqrt(draws), (resampled, ceiling)
+
+
+def test_oracle_ceiling_of_a_split(written):
+    out, _, _ = written
+    rows = [json.loads(line) for line in _lines(out / "policy.jsonl")]
+    split = {r["session_id"] for r in rows if r["session_id"].endswith(("1", "3", "5"))}
+    mine = [max(d["p"] for d in r["distribution"]) for r in rows if r["session_id"] in split]
+    assert oracle_ceiling(out / "policy.jsonl", split) == pytest.approx(sum(mine) / len(mine))
+    with pytest.raises(ValueError):
+        oracle_ceiling(rows, {"no-such-session"})
+
+
+def test_page_size_knob_changes_page_sizes():
+    def mean_results_page(page_size: str) -> float:
+        sizes = [
+            len(s.page_html)
+            for session, _ in iter_shopworld(
+                40, seed=2, config=ShopWorldConfig(page_size=page_size)
+            )
+            for s in session.steps
+            if "/s?" in (s.url or "")
+        ]
+        return sum(sizes) / len(sizes)
+
+    compact, realistic = mean_results_page("compact"), mean_results_page("realistic")
+    assert 800 < compact < 2300
+    assert realistic > 10_000 and realistic > 5 * compact
+
+
+@pytest.mark.parametrize("slug_words", [3, 4, 6, 10])
+def test_slugs_are_unique_and_no_longer_than_the_knob(slug_words):
+    catalog = build_catalog(seed=5, size=800, slug_words=slug_words)
+    slugs = [p.slug for p in catalog.products]
+    assert len(set(slugs)) == len(slugs)
+    assert max(len(s.split("-")) for s in slugs) <= slug_words
+
+
+def test_refinements_really_narrow_the_results():
+    catalog = build_catalog(seed=0, size=800, slug_words=5)
+    matches = make_matcher(catalog)("red running shoes men", None)
+    everything = apply_filters_and_sort(matches, SearchRequest("red running shoes men"))
+    for facet in matches.facets:
+        value = facet.values[-1].value
+        narrowed = apply_filters_and_sort(
+            matches, SearchRequest("red running shoes men").toggled(facet.key, value)
+        )
+        assert 0 < len(narrowed) <= len(everything) and len(narrowed) == facet.values[-1].count
+    cheap_first = apply_filters_and_sort(
+        matches, SearchRequest("red running shoes men", sort="price_low_to_high")
+    )
+    assert [p.price for p in cheap_first] == sorted(p.price for p in everything)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_shoppers_phrase_the_same_intent_several_ways(seed):
+    catalog = build_catalog(seed=0, size=800, slug_words=5)
+    shopper = sample_shopper(random.Random(seed), catalog)
+    queries = [q for q, _ in shopper.queries]
+    assert len(queries) >= 3 and len(set(queries)) == len(queries)
+    assert all(CATEGORY_BY_SLUG[shopper.goal.category].noun in q for q in queries)
+    assert sum(w for _, w in shopper.queries) == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_target_mix_is_fitted():
+    config = ShopWorldConfig(target_mix=ActionMix(click=0.5, type_and_submit=0.3, terminate=0.2))
+    counts = Counter(
+        s.action.type
+        for session, _ in iter_shopworld(600, seed=0, config=config)
+        for s in session.steps
+    )
+    total = sum(counts.values())
+    assert (
+        abs(counts["click"] / total - 0.5) < 0.04 and abs(counts["terminate"] / total - 0.2) < 0.04
+    )
