@@ -37,7 +37,7 @@ class BuildConfig(BaseModel):
     splits: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_FRACTIONS))
     min_accepted_share: float = Field(0.9, ge=0, le=1)
     max_html_chars: int = Field(2_000_000, gt=0)
-    chunk_sessions: int = Field(1000, gt=0)
+    chunk_sessions: int = Field(4000, gt=0, description="sessions validated and written per Parquet part")
     html_rules: str | None = Field(None, description="simplifier rules for raw_html steps")
     examples: bool = Field(True, description="build SFT/RL examples (False: validate only)")
 
@@ -86,9 +86,14 @@ def build_dataset(
     config: BuildConfig | None = None,
     *,
     count: TokenCounter = approx_tokens,
+    policy: Path | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Validate `inputs`, write accepted sessions, quarantine and (optionally) examples; return a summary."""
+    """Validate `inputs`, write accepted sessions, quarantine and (optionally) examples; return a summary.
+
+    `policy` is a ShopWorld policy.jsonl for the oracle ceiling of each split (default: the one
+    beside a single input, if any).
+    """
     config = config or BuildConfig()
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -129,7 +134,9 @@ def build_dataset(
                     progress(len(chunk))
     sessions_q.close()
     examples_q.close()
-    summary = _summary(config, inputs, out_dir, rows_in, accepted, steps_in, sessions_q, examples_q,
+    if policy is None and len(inputs) == 1 and (inputs[0].parent / "policy.jsonl").exists():
+        policy = inputs[0].parent / "policy.jsonl"
+    summary = _summary(config, inputs, out_dir, policy, rows_in, accepted, steps_in, sessions_q, examples_q,
                        writer, mix, split_ids, no_rationales, examples_in, time.perf_counter() - started)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     enforce_min_share(accepted, rows_in, config.min_accepted_share, "sessions", str(sessions_q.path))
@@ -146,36 +153,34 @@ def _check_and_write(
     writer: _PartWriter,
     offset: int,
 ) -> int:
-    """Run the examples contract over one chunk's examples; write the good ones, quarantine the rest."""
+    """Run the examples contract once over a chunk's examples; write the good, quarantine the rest."""
     import pandas as pd
 
-    total = 0
-    for (kind, split), rows in sorted(batches.items()):
-        checks = pd.DataFrame([example_checks(kind, r) for r in rows])
-        good = []
-        for i, (row, reasons) in enumerate(zip(rows, row_failures(checks, suite), strict=True)):
-            if reasons:
-                where = f"{kind}:{row['session_id']}" + (f":{row['step_index']}" if kind == "rl" else "")
-                quarantine.add(offset + total + i, row["session_id"], reasons,
-                               {"raw": json.dumps({"kind": kind, **row}, ensure_ascii=False)}, detail=where)
-            else:
-                good.append({**row, "split": split})
-        writer.write(kind, split, good)
-        total += len(rows)
-    return total
+    keyed = [(kind, split, row) for (kind, split), rows in sorted(batches.items()) for row in rows]
+    failures = row_failures(pd.DataFrame([example_checks(kind, row) for kind, _, row in keyed]), suite)
+    good: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for i, ((kind, split, row), reasons) in enumerate(zip(keyed, failures, strict=True)):
+        if reasons:
+            where = f"{kind}:{row['session_id']}" + (f":{row['step_index']}" if kind == "rl" else "")
+            quarantine.add(offset + i, row["session_id"], reasons,
+                           {"raw": json.dumps({"kind": kind, **row}, ensure_ascii=False)}, detail=where)
+        else:
+            good.setdefault((kind, split), []).append({**row, "split": split})
+    for (kind, split), rows in good.items():
+        writer.write(kind, split, rows)
+    return len(keyed)
 
 
-def _oracle_by_split(inputs: list[Path], split_ids: dict[str, list[str]]) -> dict[str, float] | None:
-    """ShopWorld inputs carry policy.jsonl beside them: report each split's oracle ceiling."""
-    policies = [p.parent / "policy.jsonl" for p in inputs]
-    if len(inputs) != 1 or not policies[0].exists():
+def _oracle_by_split(policy: Path | None, split_ids: dict[str, list[str]]) -> dict[str, float] | None:
+    """Each split's ShopWorld oracle ceiling (the exact match of a predictor that knew the goal)."""
+    if policy is None:
         return None
     from shopr1.shopworld import oracle_ceiling
 
-    return {s: round(oracle_ceiling(policies[0], set(ids)), 4) for s, ids in split_ids.items() if ids}
+    return {s: round(oracle_ceiling(policy, set(ids)), 4) for s, ids in split_ids.items() if ids}
 
 
-def _summary(config, inputs, out_dir, rows_in, accepted, steps_in, sessions_q, examples_q, writer,
+def _summary(config, inputs, out_dir, policy, rows_in, accepted, steps_in, sessions_q, examples_q, writer,
              mix, split_ids, no_rationales, examples_in, seconds) -> dict[str, Any]:  # noqa: ANN001
     return {
         "inputs": [str(p) for p in inputs],
@@ -185,7 +190,7 @@ def _summary(config, inputs, out_dir, rows_in, accepted, steps_in, sessions_q, e
                      "reasons": dict(sorted(sessions_q.reasons.items(), key=lambda kv: -kv[1]))},
         "steps_accepted": steps_in,
         "splits": {s: {"sessions": len(ids), "action_mix": dict(mix.get(s, {}))} for s, ids in split_ids.items()},
-        "oracle_ceiling": _oracle_by_split(inputs, split_ids),
+        "oracle_ceiling": _oracle_by_split(policy, split_ids),
         "examples": {
             "built": examples_in, "quarantined": examples_q.count,
             "reasons": dict(sorted(examples_q.reasons.items(), key=lambda kv: -kv[1])),
