@@ -1,0 +1,133 @@
+"""Human-readable evaluation reports: the paper's Table 2 layout and a confusion-matrix plot.
+
+Tables are markdown (they go to MLflow artifacts and docs); plots are PNGs drawn with
+matplotlib's Agg canvas directly, so no display or global pyplot state is involved.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from shopr1.metrics import PREDICTED_LABELS, EvalResult
+from shopr1.schema import ACTION_TYPES
+
+TABLE2_COLUMNS = (
+    ("exact", "exact_match"),
+    ("type acc", "type_accuracy"),
+    ("type F1", "type_macro_f1"),
+)
+
+
+def _percent(value: float) -> str:
+    return "–" if math.isnan(value) else f"{100 * value:.2f}"
+
+
+def _cell(result: EvalResult, metric: str, with_ci: bool) -> str:
+    value = result.metrics.get(metric, math.nan)
+    text = _percent(value)
+    if with_ci and metric in result.intervals and not math.isnan(value):
+        low, high = result.intervals[metric]
+        text += f" [{_percent(low)}, {_percent(high)}]"
+    return text
+
+
+def table2_markdown(results: Mapping[str, EvalResult], with_ci: bool = True) -> str:
+    """One row per setting: exact / type acc / type F1 in %, with bootstrap intervals.
+
+    >>> from shopr1.metrics import evaluate_predictions
+    >>> from shopr1.schema import Action
+    >>> ok = '{"rationale": "Bye.", "action": {"type": "terminate"}}'
+    >>> r = evaluate_predictions([("s", Action(type="terminate"), ok)], n_bootstrap=0)
+    >>> print(table2_markdown({"SFT": r}))
+    | setting | exact | type acc | type F1 |
+    |---|---|---|---|
+    | SFT | 100.00 | 100.00 | 100.00 |
+    """
+    lines = ["| setting | " + " | ".join(h for h, _ in TABLE2_COLUMNS) + " |", "|---" * 4 + "|"]
+    for setting, result in results.items():
+        cells = [_cell(result, metric, with_ci) for _, metric in TABLE2_COLUMNS]
+        lines.append(f"| {setting} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def per_type_markdown(results: Mapping[str, EvalResult], with_ci: bool = True) -> str:
+    """Per-type exact match and parse-failure rate in %, one row per setting."""
+    metrics = [f"exact_match/{t}" for t in ACTION_TYPES] + ["parse_failure_rate"]
+    header = (
+        "| setting | " + " | ".join(f"exact {t}" for t in ACTION_TYPES) + " | parse failures | n |"
+    )
+    lines = [header, "|---" * (len(metrics) + 2) + "|"]
+    for setting, result in results.items():
+        cells = [_cell(result, metric, with_ci) for metric in metrics]
+        lines.append(f"| {setting} | " + " | ".join(cells) + f" | {result.n} |")
+    return "\n".join(lines)
+
+
+def plot_confusion_matrix(
+    result: EvalResult, path: str | Path, title: str = "Action types"
+) -> Path:
+    """Write the gold × predicted confusion matrix as a PNG (colour: share of the gold row)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    counts = result.confusion
+    shares = [[c / max(sum(row), 1) for c in row] for row in counts]
+    figure = Figure(figsize=(6.4, 4.2), dpi=120)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    image = axes.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    axes.set_xticks(range(len(PREDICTED_LABELS)), labels=PREDICTED_LABELS, rotation=20)
+    axes.set_yticks(range(len(ACTION_TYPES)), labels=ACTION_TYPES)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("gold")
+    axes.set_title(f"{title} (n={result.n})")
+    for i, row in enumerate(counts):
+        for j, count in enumerate(row):
+            colour = "white" if shares[i][j] > 0.6 else "black"
+            axes.text(
+                j,
+                i,
+                f"{count}\n{100 * shares[i][j]:.1f}%",
+                ha="center",
+                va="center",
+                color=colour,
+                fontsize=8,
+            )
+    figure.colorbar(image, ax=axes, label="share of gold row")
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    return path
+
+
+def write_report(results: Mapping[str, EvalResult], out_dir: str | Path) -> dict[str, Path]:
+    """`report.md` (Table 2 and per-type tables) plus one confusion-matrix PNG per setting."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    first = next(iter(results.values()), None)
+    caption = (
+        f"Cells: estimate [{100 * first.confidence:.0f}% bootstrap interval, sessions resampled "
+        f"{first.n_bootstrap} times]."
+        if first is not None and first.n_bootstrap
+        else ""
+    )
+    sections = [
+        "## Action prediction (%)",
+        table2_markdown(results),
+        caption,
+        "## Per type (%)",
+        per_type_markdown(results),
+    ]
+    for setting, result in results.items():
+        slug = re.sub(r"[^a-z0-9]+", "_", setting.lower()).strip("_") or "model"
+        paths[f"confusion/{setting}"] = plot_confusion_matrix(
+            result, out / f"confusion_{slug}.png", title=setting
+        )
+    paths["report"] = out / "report.md"
+    paths["report"].write_text("\n\n".join(filter(None, sections)) + "\n", encoding="utf-8")
+    return paths

@@ -1,0 +1,143 @@
+"""The reward-hacking check: what constant policies earn against predicting the gold action.
+
+A reward can be gamed when a policy that ignores the page earns close to one that gets the
+action right. For each step (gold action + the page it was taken on) this scores fixed
+strategies — always terminate, always click the first named element, always search one text —
+with the real reward functions, with and without DARS. docs/rewards.md shows the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from shopr1.matching import exact_match
+from shopr1.rewards.components import RewardParams
+from shopr1.rewards.registry import rewards_for_setting
+from shopr1.schema import Action, Prediction
+
+FIXED_QUERY = "running shoes"
+SETTINGS_COMPARED = ("shop_r1", "no_dars")
+
+
+@dataclass(frozen=True)
+class HackingStep:
+    """One gold step; `most_likely` is the generator's most probable action, when known."""
+
+    gold: Action
+    page_html: str
+    most_likely: Action | None = None
+
+
+def named_elements(page_html: str, within: str = "") -> list[str]:
+    """`name` attributes in document order, optionally only inside the first `within` tag."""
+    import lxml.html
+
+    root = lxml.html.fromstring(page_html)
+    scope = root.xpath(f"//{within}")[:1] if within else [root]
+    return [el.get("name") for part in scope for el in part.iter() if el.get("name")]
+
+
+def _first(names: Sequence[str], avoid: str | None = None) -> str:
+    return next((n for n in names if n != avoid), "header.home")
+
+
+Policy = Callable[[HackingStep], Action]
+
+
+def _terminate(step: HackingStep) -> Action:
+    return Action(type="terminate")
+
+
+def _click_first(step: HackingStep) -> Action:
+    return Action(type="click", name=_first(named_elements(step.page_html)))
+
+
+def _click_first_in_main(step: HackingStep) -> Action:
+    return Action(type="click", name=_first(named_elements(step.page_html, "main")))
+
+
+def _search_fixed(step: HackingStep) -> Action:
+    return Action(type="type_and_submit", name="search_input", text=FIXED_QUERY)
+
+
+def _right_type_wrong_details(step: HackingStep) -> Action:
+    """What a policy that learned the action type but not the details would say."""
+    if step.gold.type == "click":
+        return Action(
+            type="click", name=_first(named_elements(step.page_html, "main"), avoid=step.gold.name)
+        )
+    if step.gold.type == "type_and_submit":
+        return _search_fixed(step)
+    return step.gold
+
+
+POLICIES: dict[str, Policy] = {
+    "always terminate": _terminate,
+    "always click the first named element": _click_first,
+    "always click the first named element of `<main>`": _click_first_in_main,
+    f'always search "{FIXED_QUERY}"': _search_fixed,
+    "right type, wrong details": _right_type_wrong_details,
+}
+
+
+@dataclass(frozen=True)
+class HackingRow:
+    policy: str
+    exact_match: float
+    mean_reward: dict[str, float]  # per reward setting, rationale term excluded (α = 0)
+
+
+def _completion(action: Action) -> str:
+    return Prediction(rationale="I am looking around.", action=action).to_json()
+
+
+def score_policies(
+    steps: Iterable[HackingStep], params: RewardParams | None = None
+) -> list[HackingRow]:
+    """Mean total reward (per setting) and exact match of each policy; the first row predicts gold.
+
+    The rationale term is left out (α = 0): it needs the policy's logits and is at most a few
+    hundredths here, against action rewards of 0.8 to 1001.
+    """
+    steps = list(steps)
+    if not steps:
+        raise ValueError("no steps to score")
+    base = (params or RewardParams()).model_copy(update={"alpha": 0.0})
+    policies: dict[str, Policy] = {"predict the gold action": lambda s: s.gold}
+    if all(s.most_likely is not None for s in steps):
+        policies["the generator's most likely action (oracle)"] = lambda s: s.most_likely  # type: ignore[return-value]
+    policies.update(POLICIES)
+    golds = [s.gold.model_dump_json() for s in steps]
+    rows = []
+    for name, policy in policies.items():
+        predictions = [policy(s) for s in steps]
+        completions = [_completion(p) for p in predictions]
+        totals = {}
+        for setting in SETTINGS_COMPARED:
+            per_component = [
+                r(completions=completions, gold_action=golds)
+                for r in rewards_for_setting(setting, base)
+            ]
+            totals[setting] = sum(map(sum, per_component)) / len(steps)
+        hits = sum(
+            exact_match(p, s.gold, base.tau) for p, s in zip(predictions, steps, strict=True)
+        )
+        exact = hits / len(steps)
+        rows.append(HackingRow(name, exact, totals))
+    return rows
+
+
+def hacking_table_markdown(rows: Sequence[HackingRow]) -> str:
+    """Policies against the gold-predicting first row, with DARS (Shop-R1) and without."""
+    gold = rows[0].mean_reward
+    columns = ["policy", "exact match", "mean reward, Shop-R1 (DARS 1000)", "share of gold"]
+    columns += ["mean reward, no DARS", "share of gold"]
+    lines = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
+    for row in rows:
+        cells = [f"{100 * row.exact_match:.1f}%"]
+        for setting in SETTINGS_COMPARED:
+            value = row.mean_reward[setting]
+            cells += [f"{value:.3f}", f"{100 * value / gold[setting]:.1f}%"]
+        lines.append(f"| {row.policy} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
