@@ -133,3 +133,17 @@ def test_build_memory_is_chunked(tmp_path, canonical):
     src = write_jsonl(tmp_path / "in.jsonl", canonical * 1)
     build_dataset([src], tmp_path / "out", BuildConfig(chunk_sessions=2, splits={"train": 1.0}))
     assert len(list((tmp_path / "out" / "rl" / "train").glob("part-*.parquet"))) == 6
+
+
+def test_raw_html_steps_are_simplified_before_examples(tmp_path):
+    raw = ('<html><head><script>track()</script><style>.x{}</style></head><body><div class="wrap"><div>'
+           '<form role="search"><input type="search" placeholder="Search products"><button>Search</button></form>'
+           '</div></div><img src="pixel.gif" width="1" height="1"></body></html>')
+    session = make_session("raw")
+    session["steps"][0] = {"raw_html": raw, "timestamp": 1.0,
+                           "action": {"type": "type_and_submit", "name": "search_input", "text": "red running shoes"}}
+    src = write_jsonl(tmp_path / "in.jsonl", [session])
+    build_dataset([src], tmp_path / "out")
+    accepted = Session.model_validate_json((tmp_path / "out" / "sessions.accepted.jsonl").read_text())
+    page = accepted.steps[0].page_html
+    assert 'name="search_input"' in page and "track()" not in page and "pixel.gif" not in page
