@@ -7,6 +7,8 @@ import logging
 import typer
 
 from shopr1.cli.data import app as data_app
+from shopr1.cli.html import app as html_app
+from shopr1.cli.run import run
 
 app = typer.Typer(
     help="Train and run LLM simulators of online shoppers (Shop-R1).",
@@ -14,11 +16,13 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(data_app, name="data")
+app.add_typer(html_app, name="html")
+app.command("run")(run)
 
 
 @app.callback()
-def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages.")) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what every stage does (debug level).")) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("great_expectations", "httpx", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

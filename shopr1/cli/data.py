@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from shopr1.cli.rationales import rationales
+
 app = typer.Typer(help="Session data: generate, validate, build examples.", no_args_is_help=True)
 console = Console()
 
@@ -174,3 +176,6 @@ def build(
     config = _config(max_context_tokens=max_tokens, seed=seed, splits=splits, min_accepted_share=min_accepted,
                      max_html_chars=max_html_chars, html_rules=html_rules)
     _run_build(paths, out, config, "building")
+
+
+app.command("rationales")(rationales)

@@ -1,0 +1,1 @@
+"""Model construction: tiny from-scratch models for CPU recipes and tests."""

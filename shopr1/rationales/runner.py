@@ -1,0 +1,166 @@
+"""Answering teacher requests: the cache first, else the backend, within limits.
+
+Calls run under a concurrency limit with a per-call timeout. Transient failures and unusable
+replies (per `validity`) are retried with backoff; a server's Retry-After pauses every call, not
+just the one told; a step whose content is already being asked waits for that answer instead of
+paying again; a fatal error stops all further calls. Accepted rationales go to the cache at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from shopr1.prompts import TeacherExample
+from shopr1.rationales.backends.base import TeacherBackend, TeacherError, TeacherFatalError
+from shopr1.rationales.cache import RationaleCache
+from shopr1.rationales.retry import RetryPolicy
+from shopr1.rationales.steps import TeacherRequest, content_key
+from shopr1.rationales.validity import check_reply
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SynthesisSettings:
+    """How the stage runs (the teacher's own settings live on the backend)."""
+
+    concurrency: int = 8
+    timeout: float = 60.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_context_tokens: int | None = 6000
+    examples: Sequence[TeacherExample] = ()
+    overwrite: bool = False
+    window: int = 64
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if self.timeout <= 0:
+            raise ValueError("timeout must be positive")
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What became of one step: status is done, cached or failed."""
+
+    session_id: str
+    step_index: int
+    status: str
+    rationale: str | None = None
+    reason: str | None = None
+    attempts: int = 0
+
+
+@dataclass
+class Summary:
+    """Counts for one run. `calls` is every request sent to the teacher, retries included."""
+
+    sessions: int = 0
+    steps: int = 0
+    present: int = 0
+    done: int = 0
+    cached: int = 0
+    failed: int = 0
+    retried: int = 0
+    calls: int = 0
+    elapsed: float = 0.0
+    teacher: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class StepRunner:
+    """Resolves teacher requests: cache, then the backend with limits and retries."""
+
+    def __init__(
+        self,
+        backend: TeacherBackend,
+        cache: RationaleCache,
+        settings: SynthesisSettings,
+        summary: Summary,
+        on_progress: Callable[[StepOutcome], None] | None,
+    ) -> None:
+        self.backend = backend
+        self.cache = cache
+        self.settings = settings
+        self.summary = summary
+        self.on_progress = on_progress
+        self.teacher = backend.fingerprint()
+        self.teacher_label = json.dumps(self.teacher, sort_keys=True)
+        limit = min(settings.concurrency, backend.max_concurrency or settings.concurrency)
+        self.slots = asyncio.Semaphore(limit)
+        self.rng = random.Random(settings.seed)
+        self.inflight: dict[str, asyncio.Future] = {}
+        self.pause_until = 0.0
+        self.fatal: TeacherFatalError | None = None
+
+    async def resolve(self, request: TeacherRequest) -> StepOutcome:
+        key = content_key(request.messages, self.teacher)
+        hit = self.cache.get(key)
+        if hit is not None:
+            outcome = StepOutcome(request.session_id, request.step_index, "cached", hit)
+        elif key in self.inflight:  # the same content is being asked right now: wait, do not pay twice
+            rationale, reason, attempts = await asyncio.shield(self.inflight[key])
+            status = "cached" if rationale else "failed"
+            outcome = StepOutcome(request.session_id, request.step_index, status, rationale, reason, attempts)
+        else:
+            task = asyncio.ensure_future(self._call(request, key))
+            self.inflight[key] = task
+            try:
+                rationale, reason, attempts = await task
+            finally:
+                self.inflight.pop(key, None)
+            status = "done" if rationale else "failed"
+            outcome = StepOutcome(request.session_id, request.step_index, status, rationale, reason, attempts)
+        setattr(self.summary, outcome.status, getattr(self.summary, outcome.status) + 1)
+        if self.on_progress:
+            self.on_progress(outcome)
+        return outcome
+
+    async def _call(self, request: TeacherRequest, key: str) -> tuple[str | None, str | None, int]:
+        policy = self.settings.retry
+        reason = "no attempt made"
+        for attempt in range(1, policy.max_attempts + 1):
+            retry_after = None
+            async with self.slots:
+                # A server that asked one call to back off is asking all of them.
+                wait = self.pause_until - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if self.fatal is not None:  # another call already showed no call can succeed
+                    raise self.fatal
+                self.summary.calls += 1
+                try:
+                    raw = await asyncio.wait_for(self.backend.complete(request, attempt), self.settings.timeout)
+                except TeacherFatalError as exc:
+                    self.fatal = exc
+                    raise
+                except TimeoutError:
+                    reason, retryable = f"timed out after {self.settings.timeout:g}s", True
+                except TeacherError as exc:
+                    reason, retryable, retry_after = exc.reason, exc.retryable, exc.retry_after
+                else:
+                    rationale, problem = check_reply(raw)
+                    if rationale is not None:
+                        self.cache.put(key, rationale, self.teacher_label)
+                        return rationale, None, attempt
+                    reason, retryable = f"invalid reply: {problem}", True
+            if not retryable or attempt == policy.max_attempts:
+                break
+            delay = policy.delay(attempt, retry_after, self.rng)
+            if retry_after is not None:
+                self.pause_until = max(self.pause_until, time.monotonic() + delay)
+            self.summary.retried += 1
+            logger.debug("%s step %d: %s; retry %d in %.2fs", request.session_id, request.step_index, reason, attempt, delay)
+            await asyncio.sleep(delay)
+        logger.warning("%s step %d: no rationale after %d attempt(s): %s", request.session_id, request.step_index, attempt, reason)
+        return None, reason, attempt
