@@ -3,36 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from shopr1.cli.rationales import rationales
+from shopr1.cli.ui import console, fail, progress_bar
 
 app = typer.Typer(help="Session data: generate, validate, build examples.", no_args_is_help=True)
-console = Console()
-
-
-@contextmanager
-def progress_bar(description: str, total: int | None) -> Iterator[Any]:
-    """A rich progress bar; yields `advance(n)`."""
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    if total:
-        columns.append(TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
-
-
-def fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code=2)
 
 
 def _count_rows(path: Path) -> int | None:

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from shopr1.cli.ui import console, fail
+
 app = typer.Typer(help="Raw store pages -> simplified HTML with named controls.", no_args_is_help=True)
-console = Console()
 
 
 @app.callback()
@@ -34,15 +34,13 @@ def simplify(
     try:
         raw = page.read_bytes()
     except OSError as exc:
-        console.print(f"[bold red]error:[/] cannot read {page}: {exc.strerror or exc}")
-        raise typer.Exit(code=2) from None
+        raise fail(f"cannot read {page}: {exc.strerror or exc}") from None
     try:
         started = time.perf_counter()
         result = simplify_page(raw, rules=rules, max_chars=max_chars)
         elapsed_ms = (time.perf_counter() - started) * 1000
     except RulesError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2) from None
+        raise fail(str(exc)) from None
     if not names_only:
         console.print(result.html, markup=False, highlight=False, soft_wrap=True)
     table = Table("#", "name", title="named controls", title_justify="left")

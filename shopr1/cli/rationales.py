@@ -9,18 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
-console = Console()
+from shopr1.cli.ui import console, fail, progress_bar
 
 
 class Teacher(str, Enum):
@@ -29,11 +20,6 @@ class Teacher(str, Enum):
     heuristic = "heuristic"
     openai = "openai"
     local = "local"
-
-
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code=2)
 
 
 def _load_examples(path: Path | None, count: int) -> list[Any]:
@@ -49,7 +35,7 @@ def _load_examples(path: Path | None, count: int) -> list[Any]:
             row = json.loads(line)
             examples.append({"user": str(row["user"]), "rationale": str(row["rationale"])})
         except (ValueError, KeyError, TypeError):
-            raise _fail(f'{path}:{lineno}: a few-shot example is a JSON object {{"user": ..., "rationale": ...}}') from None
+            raise fail(f'{path}:{lineno}: a few-shot example is a JSON object {{"user": ..., "rationale": ...}}') from None
     return examples[:count]
 
 
@@ -61,7 +47,7 @@ def _backend(teacher: Teacher, model: str | None, base_url: str, api_key_env: st
     if teacher is Teacher.heuristic:
         return make_backend("heuristic")
     if not model:
-        raise _fail(f"--teacher {teacher.value} needs --model "
+        raise fail(f"--teacher {teacher.value} needs --model "
                     + ("(the served model's name)" if teacher is Teacher.openai else "(a checkpoint folder, or 'smollm2')"))
     options: dict[str, Any] = {} if temperature is None else {"temperature": temperature}
     if teacher is Teacher.openai:
@@ -112,9 +98,9 @@ def rationales(
     from shopr1.rationales.synthesize import default_cache_path
 
     if not in_path.is_file():
-        raise _fail(f"{in_path}: no such file. Generate sample sessions with `shopr1 data generate`.")
+        raise fail(f"{in_path}: no such file. Generate sample sessions with `shopr1 data generate`.")
     if in_path.resolve() == out_path.resolve():
-        raise _fail("OUT must differ from IN")
+        raise fail("OUT must differ from IN")
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
     try:
@@ -122,26 +108,24 @@ def rationales(
         backend = _backend(teacher, model, base_url, api_key_env, gguf_file, reply_prefix,
                            temperature, max_tokens, timeout, concurrency)
     except (InputError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     settings = SynthesisSettings(
         concurrency=concurrency, timeout=timeout, retry=RetryPolicy(max_attempts=attempts),
         max_context_tokens=max_context_tokens, examples=_load_examples(few_shot, few_shot_count), overwrite=overwrite,
     )
     cache_path = cache or default_cache_path(out_path)
     console.print(f"{n_sessions:,} sessions, {n_steps:,} steps, {needed:,} need a rationale; teacher: {teacher.value}")
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
     counts = {"done": 0, "cached": 0, "failed": 0}
-    with Progress(*columns, console=console) as bar:
-        task = bar.add_task("rationales", total=needed)
+    with progress_bar("rationales", needed) as advance_bar:
 
         def advance(outcome: Any) -> None:
             counts[outcome.status] += 1
-            bar.update(task, advance=1, description=" · ".join(f"{k} {v}" for k, v in counts.items()))
+            advance_bar(description=" · ".join(f"{k} {v}" for k, v in counts.items()))
 
         try:
             summary = synthesize_file(in_path, out_path, backend, cache_path=cache_path, settings=settings, on_progress=advance)
         except TeacherFatalError as exc:
-            raise _fail(f"{exc}. Rationales accepted so far stay in {cache_path}; a re-run resumes from there.") from None
+            raise fail(f"{exc}. Rationales accepted so far stay in {cache_path}; a re-run resumes from there.") from None
     _print_summary(summary, out_path, missing_path_for(out_path), cache_path)
     if summary_path:
         summary_path.write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import typer
 
-from shopr1.cli.data import console, fail, print_report, progress_bar
+from shopr1.cli.data import print_report
+from shopr1.cli.ui import console, fail, progress_bar
 
 
 def run(
