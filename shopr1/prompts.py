@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from shopr1.schema import Action, Prediction
 
@@ -137,13 +137,6 @@ def rl_prompt(
     if len(past_actions) != len(pages) - 1:
         raise ValueError("an RL prompt needs exactly one past action fewer than pages")
     return fit_context(pages, past_actions, None, max_tokens=max_tokens, count=count)
-
-
-def target_text(action: Action | dict[str, Any], rationale: str) -> str:
-    """The gold completion for a step."""
-    if isinstance(action, dict):
-        action = Action(**action)
-    return Prediction(rationale=rationale, action=action).to_json()
 
 
 # --- Teacher prompts for rationale synthesis (SPEC §5) --------------------------------------------

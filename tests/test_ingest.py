@@ -11,6 +11,7 @@ import pytest
 from shopr1.data.build import BuildConfig, build_dataset
 from shopr1.data.readers import detect_format, read_records
 from shopr1.data.splits import parse_fractions, split_of
+from shopr1.data.validate import to_session
 from shopr1.schema import Session
 from tests.conftest import make_session, write_jsonl
 
@@ -43,7 +44,7 @@ def canonical():
 
 
 def _sessions(path):
-    return [Session.model_validate(r.data) for r in read_records(path)]
+    return [to_session(r.data) for r in read_records(path)]
 
 
 def test_opera_rows_become_ordered_canonical_sessions(tmp_path, canonical):
@@ -69,6 +70,79 @@ def test_opera_build_equals_canonical_build(tmp_path, canonical):
     ra = pl.read_parquet(tmp_path / "a" / "rl" / "train").sort("session_id", "step_index")
     rb = pl.read_parquet(tmp_path / "b" / "rl" / "train").sort("session_id", "step_index")
     assert ra["gold_action"].to_list() == rb["gold_action"].to_list()
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        ["999", "1000", "1001"],  # epoch strings of different widths
+        ["2025-03-01T10:00:00+05:00", "2025-03-01T06:00:00+00:00", "2025-03-01T07:30:00Z"],  # mixed offsets
+        ["2025-03-01T10:00:00", "2025-03-01T10:00:00", "2025-03-01T10:00:00"],  # ties: action_id decides
+    ],
+)
+def test_opera_order_is_by_time_then_natural_action_id(tmp_path, stamps):
+    session = make_session("t", pages=3)
+    frame = opera_frame([session], shuffle=False).with_columns(
+        pl.Series("timestamp", stamps), pl.Series("action_id", ["t-9", "t-10", "t-11"]))
+    path = tmp_path / "opera.parquet"
+    frame.reverse().write_parquet(path)
+    [got] = _sessions(path)
+    assert [s.action.to_json_dict() for s in got.steps] == [s["action"] for s in session["steps"]]
+    summary = build_dataset([path], tmp_path / "out", BuildConfig(min_accepted_share=0, examples=False))
+    assert summary["sessions"]["accepted"] == 1
+
+
+def test_opera_purchase_click_type_counts_as_a_purchase(tmp_path):
+    session = make_session("p", end="buy")
+    session["steps"][-1]["action"]["name"] = "order_summary.submit"  # a name that does not say "buy"
+    frame = opera_frame([session], shuffle=False).with_columns(
+        pl.when(pl.col("semantic_id") == "order_summary.submit").then(pl.lit("purchase"))
+        .otherwise(pl.col("click_type")).alias("click_type"))
+    frame.write_parquet(tmp_path / "opera.parquet")
+    summary = build_dataset([tmp_path / "opera.parquet"], tmp_path / "out", BuildConfig(examples=False))
+    assert summary["sessions"]["accepted"] == 1
+    write_jsonl(tmp_path / "same.jsonl", [session])  # the same session without click_type is rejected
+    summary = build_dataset([tmp_path / "same.jsonl"], tmp_path / "out2", BuildConfig(min_accepted_share=0, examples=False))
+    assert "session does not end in a purchase or terminate" in summary["sessions"]["reasons"]
+
+
+def test_parquet_datetime_timestamps_are_read(tmp_path):
+    from datetime import datetime
+
+    rows = opera_frame([make_session("d")], shuffle=False).with_columns(
+        pl.Series("timestamp", [datetime(2025, 3, 1, 10, i) for i in range(3)]))
+    rows.write_parquet(tmp_path / "opera.parquet")
+    summary = build_dataset([tmp_path / "opera.parquet"], tmp_path / "out", BuildConfig(examples=False))
+    assert summary["sessions"]["accepted"] == 1
+    [session] = [Session.model_validate_json(line) for line in (tmp_path / "out" / "sessions.accepted.jsonl").open()]
+    assert session.steps[0].timestamp == "2025-03-01T10:00:00"
+
+
+def test_a_rebuild_replaces_the_previous_outputs(tmp_path, canonical):
+    big = write_jsonl(tmp_path / "big.jsonl", canonical + ["{bad"])
+    build_dataset([big], tmp_path / "out", BuildConfig(min_accepted_share=0))
+    small = write_jsonl(tmp_path / "small.jsonl", canonical[:2])
+    summary = build_dataset([small], tmp_path / "out", BuildConfig())
+    rl = pl.read_parquet(tmp_path / "out" / "rl" / "**" / "*.parquet")
+    assert rl.height == sum(summary["examples"]["written"][k] for k in summary["examples"]["written"] if k.startswith("rl/"))
+    assert set(rl["session_id"]) == {"s0", "s1"}
+    assert not (tmp_path / "out" / "quarantine").exists()
+    with pytest.raises(ValueError, match="inside the output of this build"):
+        build_dataset([tmp_path / "out" / "sessions.accepted.jsonl"], tmp_path / "out")
+
+
+def test_naive_timestamps_are_utc_whatever_the_machine_zone(monkeypatch):
+    import time as time_module
+
+    from shopr1.data.readers import parse_timestamp
+
+    values = ["2025-03-01T10:00:00", "2025-03-01T10:00:00Z", "1740823200", 1740823200]
+    for zone in ("UTC", "Asia/Kolkata", "America/New_York"):
+        monkeypatch.setenv("TZ", zone)
+        time_module.tzset()
+        assert {parse_timestamp(v) for v in values} == {1740823200.0}
+    monkeypatch.delenv("TZ")
+    time_module.tzset()
 
 
 def test_opera_unknown_action_type_is_quarantined(tmp_path, canonical):
@@ -128,8 +202,8 @@ def test_build_writes_split_examples_no_session_in_two_splits(tmp_path, canonica
     }
 
 
-def test_build_memory_is_chunked(tmp_path, canonical):
-    """Parts are written per chunk, so one chunk's examples are all that is held at once."""
+def test_build_writes_one_part_per_chunk(tmp_path, canonical):
+    """Examples are written chunk by chunk (what keeps memory flat; bench_ingest.py measures it)."""
     src = write_jsonl(tmp_path / "in.jsonl", canonical * 1)
     build_dataset([src], tmp_path / "out", BuildConfig(chunk_sessions=2, splits={"train": 1.0}))
     assert len(list((tmp_path / "out" / "rl" / "train").glob("part-*.parquet"))) == 6

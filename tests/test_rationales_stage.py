@@ -112,6 +112,18 @@ def test_overwrite_rewrites_existing_rationales(tmp_path, session_factory):
     assert "I take step 1" not in (tmp_path / "redone.jsonl").read_text()
 
 
+def test_overwrite_keeps_the_old_rationale_when_the_new_one_fails(tmp_path, session_factory):
+    src = _write(tmp_path / "in.jsonl", [session_factory("a", rationales=True)])
+    teacher = RecordingTeacher(reply=lambda r: "{not a sentence}")
+    summary = synthesize_file(src, tmp_path / "out.jsonl", teacher,
+                              settings=SynthesisSettings(overwrite=True, retry=RetryPolicy(max_attempts=1, base_delay=0.0)))
+    assert summary.failed == 3
+    out = json.loads((tmp_path / "out.jsonl").read_text())
+    assert [s["rationale"] for s in out["steps"]] == [s["rationale"] for s in session_factory("a", rationales=True)["steps"]]
+    missing = [json.loads(line) for line in missing_path_for(tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(missing) == 3 and all(m["kept_previous"] for m in missing)
+
+
 def test_identical_steps_in_flight_together_are_asked_once(tmp_path, session_factory):
     src = _write(tmp_path / "in.jsonl", [session_factory(f"dup{i}") for i in range(6)])  # same content, new ids
     teacher = RecordingTeacher(delay=0.05)

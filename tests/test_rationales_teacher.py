@@ -228,3 +228,14 @@ def test_heuristic_output_is_always_valid_whatever_the_page_says(label, typed, k
         action, past = Action(type="click", name=names[kind]), ()
     sentence = heuristic_rationale(TeacherRequest("s", len(past), action, page, past, ()))
     assert check_reply(sentence) == (sentence, None), sentence
+
+
+def test_heuristic_never_leaves_an_empty_slot_for_a_query_of_only_markup():
+    from shopr1.rationales.backends.heuristic import heuristic_rationale
+    from shopr1.rationales.steps import TeacherRequest
+    from shopr1.schema import Action
+
+    past = (Action(type="type_and_submit", name="search_input", text="{}<>[]"),)
+    for action in (Action(type="terminate"), Action(type="type_and_submit", name="search_input", text="boots")):
+        text = heuristic_rationale(TeacherRequest("s", 1, action, "<p>Nothing here</p>", past, ()))
+        assert " ," not in text and "  " not in text and check_reply(text)[0] == text, text

@@ -102,6 +102,10 @@ def print_report(summary: dict[str, Any]) -> None:
                       + ", ".join(f"{k} {n:,}" for k, n in ex["written"].items()))
         for reason, n in ex["reasons"].items():
             console.print(f"  [yellow]{n:,}[/] {reason}")
+    stubbed, turns = ex.get("sft_turns_without_page", 0), ex.get("sft_turns", 0)
+    if turns and stubbed / turns > 0.05:
+        console.print(f"[yellow]{stubbed / turns:.0%} of SFT assistant turns are trained with their own page dropped[/] "
+                      "to fit the token budget; raise --max-tokens if the model should see them.")
     if ex.get("sessions_without_rationales"):
         console.print(f"[yellow]{ex['sessions_without_rationales']:,} sessions have no rationales, so no SFT "
                       "examples were built for them[/]: run `shopr1 data rationales` on the accepted sessions first.")

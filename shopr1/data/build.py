@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,45 @@ def _chunks(records: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]
         yield chunk
 
 
+@dataclass
+class _Tally:
+    """What one build saw, for the summary."""
+
+    rows_in: int = 0
+    accepted: int = 0
+    steps: int = 0
+    examples: int = 0
+    no_rationales: int = 0
+    sft_turns: int = 0
+    sft_turns_without_page: int = 0
+    mix: dict[str, Counter[str]] = field(default_factory=dict)
+    split_ids: dict[str, list[str]] = field(default_factory=dict)
+
+    def add_session(self, session: Session, split: str) -> None:
+        self.accepted += 1
+        self.steps += len(session.steps)
+        self.split_ids.setdefault(split, []).append(session.session_id)
+        self.mix.setdefault(split, Counter()).update(s.action.type for s in session.steps)
+
+
+OUTPUTS = ("sessions.accepted.jsonl", "summary.json", "quarantine", "sft", "rl")
+
+
+def _fresh_output(inputs: list[Path], out_dir: Path) -> None:
+    """Remove what an earlier build left in `out_dir`, refusing to delete or truncate an input."""
+    targets = [out_dir / name for name in OUTPUTS]
+    for path in inputs:
+        resolved = path.resolve()
+        if any(resolved == t.resolve() or t.resolve() in resolved.parents for t in targets):
+            raise ValueError(f"{path} is inside the output of this build; choose another --out than {out_dir}")
+    for target in targets:
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
 def build_dataset(
     inputs: list[Path],
     out_dir: Path,
@@ -91,59 +132,63 @@ def build_dataset(
 ) -> dict[str, Any]:
     """Validate `inputs`, write accepted sessions, quarantine and (optionally) examples; return a summary.
 
-    `policy` is a ShopWorld policy.jsonl for the oracle ceiling of each split (default: the one
-    beside a single input, if any).
+    Replaces the outputs of an earlier build in `out_dir`. `policy` is a ShopWorld policy.jsonl
+    for the oracle ceiling of each split (default: the one beside a single input, if any).
     """
     config = config or BuildConfig()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _fresh_output(inputs, out_dir)
     started = time.perf_counter()
     raw_suite = load_contract("raw_sessions", {"max_html_chars": {"max_value": config.max_html_chars}})
     ex_suite = load_contract("training_examples", {"context_tokens": {"max_value": config.max_context_tokens}})
     sessions_q = Quarantine(out_dir / "quarantine" / "raw_sessions.jsonl")
     examples_q = Quarantine(out_dir / "quarantine" / "training_examples.jsonl")
     writer = _PartWriter(out_dir)
+    tally = _Tally()
     seen_ids: dict[str, int] = {}
-    rows_in = accepted = steps_in = no_rationales = examples_in = 0
-    mix: dict[str, Counter[str]] = {}
-    split_ids: dict[str, list[str]] = {s: [] for s in config.splits}
-    with open(out_dir / "sessions.accepted.jsonl", "w", encoding="utf-8") as accepted_fh:
-        for path in inputs:
-            for chunk in _chunks(read_records(path), config.chunk_sessions):
-                rows_in += len(chunk)
-                batches: dict[tuple[str, str], list[dict[str, Any]]] = {}
-                for _, session in validate_chunk(chunk, raw_suite, seen_ids, sessions_q):
-                    session = _simplify_raw_pages(session, config.html_rules, None)
-                    accepted += 1
-                    steps_in += len(session.steps)
-                    accepted_fh.write(session.model_dump_json(exclude_none=True) + "\n")
-                    split = split_of(session.session_id, config.seed, config.splits)
-                    split_ids[split].append(session.session_id)
-                    mix.setdefault(split, Counter()).update(s.action.type for s in session.steps)
-                    if not config.examples:
-                        continue
-                    sft = build_sft_example(session, max_tokens=config.max_context_tokens, count=count)
-                    if sft is None:
-                        no_rationales += 1
-                    else:
-                        batches.setdefault(("sft", split), []).append(sft)
-                    batches.setdefault(("rl", split), []).extend(
-                        build_rl_examples(session, max_tokens=config.max_context_tokens, count=count)
-                    )
-                examples_in += _check_and_write(batches, ex_suite, examples_q, writer, offset=examples_in)
-                if progress:
-                    progress(len(chunk))
-    sessions_q.close()
-    examples_q.close()
+    try:
+        with open(out_dir / "sessions.accepted.jsonl", "w", encoding="utf-8") as accepted_fh:
+            for path in inputs:
+                for chunk in _chunks(read_records(path), config.chunk_sessions):
+                    tally.rows_in += len(chunk)
+                    batches: dict[tuple[str, str], list[dict[str, Any]]] = {}
+                    for _, session in validate_chunk(chunk, raw_suite, seen_ids, sessions_q):
+                        session = _simplify_raw_pages(session, config.html_rules, None)
+                        accepted_fh.write(session.model_dump_json(exclude_none=True) + "\n")
+                        split = split_of(session.session_id, config.seed, config.splits)
+                        tally.add_session(session, split)
+                        if config.examples:
+                            _add_examples(session, split, config, count, batches, tally)
+                    tally.examples += _check_and_write(batches, ex_suite, examples_q, writer, offset=tally.examples)
+                    if progress:
+                        progress(len(chunk))
+    finally:
+        sessions_q.close()
+        examples_q.close()
+    explicit = policy is not None
     if policy is None and len(inputs) == 1 and (inputs[0].parent / "policy.jsonl").exists():
         policy = inputs[0].parent / "policy.jsonl"
-    summary = _summary(config, inputs, out_dir, policy, rows_in, accepted, steps_in, sessions_q, examples_q,
-                       writer, mix, split_ids, no_rationales, examples_in, time.perf_counter() - started)
+    summary = _summary(config, inputs, out_dir, tally, sessions_q, examples_q, writer,
+                       _oracle_by_split(policy, tally.split_ids, strict=explicit), time.perf_counter() - started)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    enforce_min_share(accepted, rows_in, config.min_accepted_share, "sessions", str(sessions_q.path))
+    enforce_min_share(tally.accepted, tally.rows_in, config.min_accepted_share, "sessions", str(sessions_q.path))
     if config.examples:
-        enforce_min_share(examples_in - examples_q.count, examples_in, config.min_accepted_share,
+        enforce_min_share(tally.examples - examples_q.count, tally.examples, config.min_accepted_share,
                           "training examples", str(examples_q.path))
     return summary
+
+
+def _add_examples(session: Session, split: str, config: BuildConfig, count: TokenCounter,
+                  batches: dict[tuple[str, str], list[dict[str, Any]]], tally: _Tally) -> None:
+    sft = build_sft_example(session, max_tokens=config.max_context_tokens, count=count)
+    if sft is None:
+        tally.no_rationales += 1
+    else:
+        batches.setdefault(("sft", split), []).append(sft)
+        tally.sft_turns += sft["n_steps"]
+        tally.sft_turns_without_page += sft["pages_dropped"]  # turn i is trained with page i stubbed
+    batches.setdefault(("rl", split), []).extend(
+        build_rl_examples(session, max_tokens=config.max_context_tokens, count=count)
+    )
 
 
 def _check_and_write(
@@ -171,31 +216,49 @@ def _check_and_write(
     return len(keyed)
 
 
-def _oracle_by_split(policy: Path | None, split_ids: dict[str, list[str]]) -> dict[str, float] | None:
-    """Each split's ShopWorld oracle ceiling (the exact match of a predictor that knew the goal)."""
+def _oracle_by_split(policy: Path | None, split_ids: dict[str, list[str]], *, strict: bool) -> dict[str, float] | None:
+    """Each split's ShopWorld oracle ceiling, in one pass over the policy file.
+
+    A policy file found beside the input is used on a best-effort basis (splits it does not cover
+    get no figure); one passed explicitly must cover every split.
+    """
     if policy is None:
         return None
-    from shopr1.shopworld import oracle_ceiling
+    from shopr1.shopworld.oracle import policy_rows, step_oracle
 
-    return {s: round(oracle_ceiling(policy, set(ids)), 4) for s, ids in split_ids.items() if ids}
+    split_of_id = {sid: split for split, ids in split_ids.items() for sid in ids}
+    sums: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+    for row in policy_rows(policy):
+        split = split_of_id.get(row["session_id"])
+        if split is not None:
+            sums[split] += step_oracle(row["distribution"])[1]
+            counts[split] += 1
+    missing = [s for s, ids in split_ids.items() if ids and not counts[s]]
+    if missing and strict:
+        raise ValueError(f"{policy} has no policy rows for the sessions of split(s) {', '.join(missing)}")
+    return {s: round(sums[s] / counts[s], 4) for s in split_ids if counts[s]} or None
 
 
-def _summary(config, inputs, out_dir, policy, rows_in, accepted, steps_in, sessions_q, examples_q, writer,
-             mix, split_ids, no_rationales, examples_in, seconds) -> dict[str, Any]:  # noqa: ANN001
+def _summary(config: BuildConfig, inputs: list[Path], out_dir: Path, tally: _Tally, sessions_q: Quarantine,
+             examples_q: Quarantine, writer: _PartWriter, oracle: dict[str, float] | None, seconds: float) -> dict[str, Any]:
     return {
         "inputs": [str(p) for p in inputs],
         "out_dir": str(out_dir),
         "seconds": round(seconds, 2),
-        "sessions": {"in": rows_in, "accepted": accepted, "quarantined": sessions_q.count,
+        "sessions": {"in": tally.rows_in, "accepted": tally.accepted, "quarantined": sessions_q.count,
                      "reasons": dict(sorted(sessions_q.reasons.items(), key=lambda kv: -kv[1]))},
-        "steps_accepted": steps_in,
-        "splits": {s: {"sessions": len(ids), "action_mix": dict(mix.get(s, {}))} for s, ids in split_ids.items()},
-        "oracle_ceiling": _oracle_by_split(policy, split_ids),
+        "steps_accepted": tally.steps,
+        "splits": {s: {"sessions": len(tally.split_ids.get(s, [])), "action_mix": dict(tally.mix.get(s, {}))}
+                   for s in config.splits},
+        "oracle_ceiling": oracle,
         "examples": {
-            "built": examples_in, "quarantined": examples_q.count,
+            "built": tally.examples, "quarantined": examples_q.count,
             "reasons": dict(sorted(examples_q.reasons.items(), key=lambda kv: -kv[1])),
             "written": {f"{k}/{s}": n for (k, s), n in sorted(writer.rows.items())},
-            "sessions_without_rationales": no_rationales,
+            "sessions_without_rationales": tally.no_rationales,
+            "sft_turns": tally.sft_turns,
+            "sft_turns_without_page": tally.sft_turns_without_page,
         },
         "files": {
             "accepted_sessions": str(out_dir / "sessions.accepted.jsonl"),

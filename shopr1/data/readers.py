@@ -1,16 +1,20 @@
 """Reading session logs into raw records, one per input row, without losing any row.
 
 Canonical JSONL is read line by line as bytes, so a malformed or non-UTF-8 line becomes a record
-with an error (and later a quarantine row) instead of stopping the run or vanishing. Parquet
-(canonical or OPeRA) is read in row-group batches so memory stays flat on large inputs.
+with an error (and later a quarantine row) instead of stopping the run or vanishing. Canonical
+Parquet is read in row-group batches so memory stays flat; OPeRA Parquet must be sorted by
+session and time, so its used columns are loaded whole. Timestamps may be numbers, ISO-8601
+strings or Parquet datetimes; a timestamp without a zone is read as UTC.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,7 @@ class RawRecord:
     error: str | None = None
     raw_text: str | None = None
     raw_b64: str | None = None
+    source: str | None = None
 
     def raw_for_quarantine(self) -> dict[str, str]:
         """The row as it came in, so a quarantined row can be fixed and replayed."""
@@ -35,6 +40,35 @@ class RawRecord:
         if self.raw_text is not None:
             return {"raw": self.raw_text}
         return {"raw": json.dumps(self.data, ensure_ascii=False, default=str)}
+
+
+def parse_timestamp(value: Any) -> float:
+    """Seconds since the epoch from a number, a numeric string, an ISO-8601 string or a datetime
+    (naive values are UTC, so the result never depends on the machine's zone); ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError("boolean timestamp")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, datetime | date):
+        moment = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
+    else:
+        text = str(value).strip()
+        try:
+            return float(text)
+        except ValueError:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _jsonable(value: Any) -> Any:
+    """Parquet datetimes become ISO strings, so a session is the same whichever file it came from."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def detect_format(path: Path) -> str:
@@ -66,17 +100,17 @@ def read_jsonl(path: Path) -> Iterator[RawRecord]:
             try:
                 text = line.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as exc:
-                yield RawRecord(row, None, f"invalid UTF-8 at byte {exc.start}", raw_b64=base64.b64encode(line).decode())
+                yield RawRecord(row, None, f"invalid UTF-8 at byte {exc.start}", raw_b64=base64.b64encode(line).decode(), source=str(path))
                 continue
             try:
                 obj = json.loads(text)
             except ValueError as exc:
-                yield RawRecord(row, None, f"malformed JSON: {exc.msg} (column {exc.colno})", raw_text=text)
+                yield RawRecord(row, None, f"malformed JSON: {exc.msg} (column {exc.colno})", raw_text=text, source=str(path))
                 continue
             if not isinstance(obj, dict):
-                yield RawRecord(row, None, f"line is JSON {type(obj).__name__}, not an object", raw_text=text)
+                yield RawRecord(row, None, f"line is JSON {type(obj).__name__}, not an object", raw_text=text, source=str(path))
                 continue
-            yield RawRecord(row, obj, raw_text=text)
+            yield RawRecord(row, obj, raw_text=text, source=str(path))
 
 
 def read_parquet_sessions(path: Path, batch_rows: int = 1024) -> Iterator[RawRecord]:
@@ -86,7 +120,7 @@ def read_parquet_sessions(path: Path, batch_rows: int = 1024) -> Iterator[RawRec
     row = 0
     for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
         for obj in batch.to_pylist():
-            yield RawRecord(row, obj)
+            yield RawRecord(row, _jsonable(obj), source=str(path))
             row += 1
 
 
@@ -97,35 +131,43 @@ def _opera_step(r: dict[str, Any]) -> dict[str, Any]:
         action["name"] = r.get("semantic_id")
     if kind == "input":
         action["text"] = r.get("input_text")
-    step = {"page_html": r.get("simplified_html"), "timestamp": r.get("timestamp"), "action": action}
-    for src, dst in (("rationale", "rationale"), ("url", "url")):
-        if r.get(src):
-            step[dst] = r[src]
+    step = {"page_html": r.get("simplified_html"), "timestamp": _jsonable(r.get("timestamp")), "action": action}
+    for key in ("rationale", "url", "click_type", "action_id"):
+        if r.get(key):
+            step[key] = r[key]  # click_type marks purchases; both are dropped once validated
     return step
+
+
+def _natural(text: Any) -> tuple:
+    """Sort key that orders "9" before "10" (and "a-9" before "a-10")."""
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", str(text or "")))
+
+
+def _time_key(value: Any) -> tuple[int, float]:
+    try:
+        return (0, parse_timestamp(value))
+    except (ValueError, TypeError, OverflowError):
+        return (1, 0.0)  # unparseable stamps sort last; the contract reports them
 
 
 def read_opera(path: Path) -> Iterator[RawRecord]:
     """OPeRA Parquet (one row per action, string columns) → one record per session.
 
-    Rows are grouped by session and ordered by timestamp then action_id (SPEC §4). Only the
-    columns we use are read; sessions are assembled one at a time.
+    Rows are grouped by session (in order of first appearance) and ordered by parsed timestamp,
+    then action_id in natural order, then file order (SPEC §4). Only the columns we use are read.
     """
     import polars as pl
 
-    wanted = [*OPERA_COLUMNS, "input_text", "rationale"]
+    wanted = [*OPERA_COLUMNS, "input_text", "rationale", "click_type", "url"]
     available = set(pl.read_parquet_schema(path))
-    cols = [c for c in wanted if c in available] + (["url"] if "url" in available else [])
-    frame = (
-        pl.scan_parquet(path)
-        .select(cols)
-        .with_row_index("_row")
-        .sort(["session_id", "timestamp", "action_id", "_row"], nulls_last=True, maintain_order=True)
-        .collect()
-    )
-    for row, (_, group) in enumerate(frame.group_by("session_id", maintain_order=True)):
-        rows = group.to_dicts()
-        obj = {"session_id": rows[0]["session_id"], "steps": [_opera_step(r) for r in rows]}
-        yield RawRecord(row, obj, raw_text=None)
+    frame = pl.scan_parquet(path).select([c for c in wanted if c in available]).collect()
+    sessions: dict[Any, list[dict[str, Any]]] = {}
+    for index, r in enumerate(frame.iter_rows(named=True)):
+        sessions.setdefault(r["session_id"], []).append({**r, "_row": index})
+    for row, (sid, rows) in enumerate(sessions.items()):
+        rows.sort(key=lambda r: (_time_key(r["timestamp"]), _natural(r["action_id"]), r["_row"]))
+        obj = {"session_id": sid, "steps": [_opera_step(r) for r in rows]}
+        yield RawRecord(row, obj, source=str(path))
 
 
 def read_records(path: str | Path) -> Iterator[RawRecord]:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from pydantic import ValidationError
 
 from shopr1.contracts import row_failures
-from shopr1.data.readers import RawRecord
+from shopr1.data.readers import RawRecord, parse_timestamp
 from shopr1.schema import ACTION_TYPES, Session
 
 # A final click counts as a purchase when its element name says so (ShopWorld: product.buy_now,
@@ -26,21 +25,12 @@ PURCHASE_NAME = re.compile(r"(^|[._\-])(buy_now|buy|checkout|place_order|purchas
 STEP_KEYS = ("page_html", "raw_html", "url", "timestamp", "action", "rationale")
 
 
-def is_purchase(action: dict[str, Any]) -> bool:
-    return action.get("type") == "click" and bool(PURCHASE_NAME.search(str(action.get("name") or "")))
-
-
-def _timestamp(value: Any) -> float | None:
-    """Seconds since the epoch for numbers and ISO-8601 strings; raises ValueError otherwise."""
-    if isinstance(value, bool):
-        raise ValueError("boolean timestamp")
-    if isinstance(value, int | float):
-        return float(value)
-    text = str(value).strip()
-    try:
-        return float(text)
-    except ValueError:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+def is_purchase(step: dict[str, Any]) -> bool:
+    """A click on a purchase control: by element name, or OPeRA's `click_type == "purchase"`."""
+    action = step.get("action") or {}
+    if action.get("type") != "click":
+        return False
+    return step.get("click_type") == "purchase" or bool(PURCHASE_NAME.search(str(action.get("name") or "")))
 
 
 def _blank(value: Any) -> bool:
@@ -91,7 +81,7 @@ def check_columns(record: RawRecord, seen_ids: dict[str, int]) -> dict[str, Any]
         out["max_html_chars"] = max([out["max_html_chars"], *map(len, pages)])
         if step.get("timestamp") is not None:
             try:
-                stamps.append(_timestamp(step["timestamp"]))
+                stamps.append(parse_timestamp(step["timestamp"]))
             except (ValueError, TypeError, OverflowError):
                 out["n_bad_timestamps"] += 1
             key = json.dumps([step.get("timestamp"), action], sort_keys=True, default=str)
@@ -99,8 +89,7 @@ def check_columns(record: RawRecord, seen_ids: dict[str, int]) -> dict[str, Any]
             seen_steps.add(key)
     out["timestamps_ordered"] = all(a <= b for a, b in zip(stamps, stamps[1:], strict=False))
     if steps and isinstance(steps[-1], dict) and isinstance(steps[-1].get("action"), dict):
-        last = steps[-1]["action"]
-        out["ends_in_purchase_or_terminate"] = last.get("type") == "terminate" or is_purchase(last)
+        out["ends_in_purchase_or_terminate"] = steps[-1]["action"].get("type") == "terminate" or is_purchase(steps[-1])
     return out
 
 
@@ -121,11 +110,13 @@ class Quarantine:
         self.reasons: dict[str, int] = {}
         self._fh: IO[str] | None = None
 
-    def add(self, row: int, session_id: str | None, reasons: list[str], raw: dict[str, str], detail: str | None = None) -> None:
+    def add(self, row: int, session_id: str | None, reasons: list[str], raw: dict[str, str],
+            detail: str | None = None, source: str | None = None) -> None:
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "w", encoding="utf-8")
-        entry = {"row": row, "session_id": session_id, "reasons": reasons, **({"detail": detail} if detail else {}), **raw}
+        entry = {"source": source, "row": row, "session_id": session_id, "reasons": reasons,
+                 **({"detail": detail} if detail else {}), **raw}
         self._fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
         self.count += 1
         for reason in reasons:
@@ -154,7 +145,7 @@ def validate_chunk(
                 continue
             except (ValidationError, KeyError, TypeError) as exc:
                 reasons = [f"schema: {_first_error(exc)}"]
-        quarantine.add(record.row, sid, reasons, record.raw_for_quarantine(), detail=record.error)
+        quarantine.add(record.row, sid, reasons, record.raw_for_quarantine(), detail=record.error, source=record.source)
     return accepted
 
 

@@ -83,14 +83,16 @@ class _Outputs:
         sessions, missing = self.files
         for outcome in outcomes:
             step = session.steps[outcome.step_index]
-            step.rationale = outcome.rationale
-            if outcome.rationale is None:
+            if outcome.rationale is not None:
+                step.rationale = outcome.rationale
+            else:  # with --overwrite, a step whose new rationale failed keeps its old one
                 record = {
                     "session_id": session.session_id,
                     "step": outcome.step_index,
                     "action": step.action.to_json_dict(),
                     "reason": outcome.reason,
                     "attempts": outcome.attempts,
+                    "kept_previous": step.rationale is not None,
                 }
                 missing.write(json.dumps(record, ensure_ascii=False) + "\n")
         sessions.write(session.model_dump_json(exclude_none=True) + "\n")

@@ -11,9 +11,9 @@ from shopr1.shopworld.config import ActionMix, Behaviour, ShopWorldConfig, TypeW
 from shopr1.shopworld.generate import (
     GENERATOR_VERSION,
     iter_shopworld,
-    oracle_ceiling,
     write_shopworld,
 )
+from shopr1.shopworld.oracle import oracle_ceiling, step_oracle
 
 __all__ = [
     "GENERATOR_VERSION",
@@ -23,5 +23,6 @@ __all__ = [
     "TypeWeights",
     "iter_shopworld",
     "oracle_ceiling",
+    "step_oracle",
     "write_shopworld",
 ]

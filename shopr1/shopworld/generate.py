@@ -1,5 +1,5 @@
 """Sessions out of ShopWorld: simulate shoppers step by step, stream sessions and per-step policy
-distributions to files, and compute the oracle ceiling of any subset of sessions.
+distributions to files (the oracle ceiling of any subset comes from `oracle.py`).
 
 Session i draws from its own random streams derived from (seed, i), and the catalog depends only
 on the seed and config, so the first N sessions are the same whatever the total. Files are
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any
 from shopr1.schema import ACTION_TYPES, Action, Session, Step
 from shopr1.shopworld.catalog import build_catalog
 from shopr1.shopworld.config import ShopWorldConfig
+from shopr1.shopworld.oracle import step_oracle
 from shopr1.shopworld.pages import TERMINAL_NAMES, Browser, CartKey, HomeKey, PageKey, ProductKey
 from shopr1.shopworld.policy import ActionKey, Policy
 from shopr1.shopworld.render import render
@@ -159,7 +160,7 @@ class MixCounter:
     def __init__(self) -> None:
         self.counts = dict.fromkeys(ACTION_TYPES, 0)
         self.sessions = self.purchases = self.page_chars = 0
-        self.oracle_sum = 0.0
+        self.oracle_sum = self.strict_oracle_sum = 0.0
 
     def add(
         self, actions: list[ActionKey], rows: list[dict], session: Session | None = None
@@ -168,7 +169,8 @@ class MixCounter:
         self.purchases += actions[-1][1] in TERMINAL_NAMES
         for action in actions:
             self.counts[action[0]] += 1
-        self.oracle_sum += sum(max(d["p"] for d in row["distribution"]) for row in rows)
+        self.oracle_sum += sum(step_oracle(row["distribution"])[1] for row in rows)
+        self.strict_oracle_sum += sum(max(d["p"] for d in row["distribution"]) for row in rows)
         if session is not None:
             self.page_chars += sum(len(s.page_html or "") for s in session.steps)
 
@@ -187,6 +189,7 @@ class MixCounter:
             "action_mix": self.mix(),
             "action_counts": self.counts,
             "oracle_ceiling": round(self.oracle_sum / steps, 4),
+            "oracle_ceiling_strict": round(self.strict_oracle_sum / steps, 4),
             "purchase_rate": round(self.purchases / max(self.sessions, 1), 4),
             "mean_steps_per_session": round(self.steps / max(self.sessions, 1), 3),
             "mean_page_chars": round(self.page_chars / steps, 1),
@@ -242,26 +245,3 @@ def write_shopworld(
         out_dir,
     )
     return manifest
-
-
-def _policy_rows(source: str | Path | Iterable[dict]) -> Iterator[dict]:
-    if isinstance(source, (str, Path)):
-        with open(source, encoding="utf-8") as f:
-            yield from (json.loads(line) for line in f if line.strip())
-    else:
-        yield from source
-
-
-def oracle_ceiling(
-    policy_path_or_rows: str | Path | Iterable[dict], session_ids: set[str] | None = None
-) -> float:
-    """Mean over steps of max_a P(a | hidden state): the exact match of a predictor that knew the
-    shopper's goal and persona (and picked the most likely action), for the given sessions."""
-    total, n = 0.0, 0
-    for row in _policy_rows(policy_path_or_rows):
-        if session_ids is None or row["session_id"] in session_ids:
-            total += max(d["p"] for d in row["distribution"])
-            n += 1
-    if n == 0:
-        raise ValueError("no policy rows for the requested sessions")
-    return total / n

@@ -129,10 +129,11 @@ def heuristic_rationale(request: TeacherRequest) -> str:
     queries = [a.text for a in request.past_actions if a.type == "type_and_submit" and a.text and "search" in (a.name or "")]
     intent = _intent(action)
     fields: dict[str, Any] = {"text": _tidy(action.text) or "it", "title": facts.title or "product"}
-    if intent == "search" and queries and queries[-1] != action.text:
-        intent, fields["previous"] = "research", _tidy(queries[-1])
-    elif intent == "leave" and queries:
-        intent, fields["query"] = "leave_query", _tidy(queries[-1])
+    last_query = _tidy(queries[-1]) if queries else ""  # a query of only markup tidies to nothing
+    if intent == "search" and last_query and queries[-1] != action.text:
+        intent, fields["previous"] = "research", last_query
+    elif intent == "leave" and last_query:
+        intent, fields["query"] = "leave_query", last_query
     elif intent == "buy_now" and facts.price:
         intent, fields["price"] = "buy_now_price", facts.price
     if action.name:
