@@ -100,10 +100,14 @@ def fit_context(
         return messages, 0
     total = conversation_tokens(messages, count)
     keep_from = 0
-    while total > max_tokens and keep_from < n - 1:
+    while total > max_tokens and keep_from < n - 1:  # estimate first: one rebuild, not n
         total -= sizes[keep_from] - stub
         keep_from += 1
     if keep_from:
+        messages = _messages(pages, actions, rationales, keep_from=keep_from)
+    # A counter need not be additive over parts (rounding, merges): check the real total.
+    while conversation_tokens(messages, count) > max_tokens and keep_from < n - 1:
+        keep_from += 1
         messages = _messages(pages, actions, rationales, keep_from=keep_from)
     return messages, keep_from
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shopr1.prompts import OMITTED_PAGE, SYSTEM_PROMPT, approx_tokens, conversation_tokens, rl_prompt, sft_messages
 from shopr1.schema import Action
@@ -58,3 +60,22 @@ def test_last_page_is_never_dropped():
 
 def test_approx_tokens_is_monotone():
     assert approx_tokens("") < approx_tokens("abc") < approx_tokens("abc" * 100)
+
+
+def _stubbed(pages, k):
+    return [(OMITTED_PAGE if i < k else html, url) for i, (html, url) in enumerate(pages)]
+
+
+@given(st.lists(st.integers(0, 3000), min_size=2, max_size=8), st.data())
+@settings(max_examples=300, deadline=None)
+def test_budget_is_met_and_only_what_is_needed_is_dropped(sizes, data):
+    pages = [("<p>" + "y" * size + "</p>", f"/{i}") for i, size in enumerate(sizes)]
+    actions = [Action(type="click", name=f"item_{i}") for i in range(len(sizes) - 1)]
+    # Budgets right at the edge of "k pages dropped", where rounding errors would show.
+    k = data.draw(st.integers(0, len(sizes) - 1))
+    budget = max(1, conversation_tokens(rl_prompt(_stubbed(pages, k), actions)[0]) + data.draw(st.integers(-3, 3)))
+    messages, dropped = rl_prompt(pages, actions, max_tokens=budget)
+    if dropped < len(sizes) - 1:
+        assert conversation_tokens(messages) <= budget
+    if dropped:
+        assert conversation_tokens(rl_prompt(_stubbed(pages, dropped - 1), actions)[0]) > budget

@@ -147,7 +147,7 @@ def validate(
 def build(
     paths: list[Path] = typer.Argument(..., help="Session logs: canonical .jsonl / .parquet, or OPeRA .parquet."),
     out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: <first input's folder>/dataset)."),
-    max_tokens: int = typer.Option(2048, help="Token budget of one context; the oldest pages' HTML is dropped first."),
+    max_tokens: int = typer.Option(4096, help="Token budget of one context; the oldest pages' HTML is dropped first."),
     seed: int = typer.Option(0, help="Seed of the session-level split."),
     splits: str = typer.Option("train=0.8,val=0.1,test=0.1", help="Split fractions by session."),
     min_accepted: float = typer.Option(0.9, help="Stop with an error when a smaller share passes a contract."),

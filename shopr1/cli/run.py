@@ -19,7 +19,7 @@ def run(
     out: Path = typer.Option(Path("runs/quickstart"), "--out", "-o", help="Folder for everything the run writes."),
     sessions: int = typer.Option(2000, "--sessions", "-n", min=1, help="ShopWorld sessions to generate."),
     seed: int = typer.Option(0, "--seed", "-s", help="Seed of the data and of the splits."),
-    max_tokens: int = typer.Option(2048, help="Token budget of one context."),
+    max_tokens: int = typer.Option(4096, help="Token budget of one context (a whole SFT session must fit; the oldest pages are dropped first)."),
 ) -> None:
     """Run the pipeline on the embedded defaults: generate ShopWorld sessions, validate them,
     synthesize rationales with the offline heuristic teacher, and build split SFT and RL examples."""

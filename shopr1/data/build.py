@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 class BuildConfig(BaseModel):
     """Settings of the data stage (recipes fill these)."""
 
-    max_context_tokens: int = Field(2048, gt=0, description="token budget of one context")
+    max_context_tokens: int = Field(4096, gt=0, description="token budget of one context")
     seed: int = 0
     splits: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_FRACTIONS))
     min_accepted_share: float = Field(0.9, ge=0, le=1)
