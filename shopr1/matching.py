@@ -1,16 +1,17 @@
 """Scoring a predicted action against the gold action: the one place rewards and metrics share.
 
 Names and typed text are compared by a `Similarity` (ROUGE-L F1 over SPEC §2 tokens by default);
-a score counts only at or above the threshold τ, else it is 0. Rewards (`shopr1.rewards`) and
-metrics (`shopr1.metrics`) both call this module, so the training signal and the evaluation
-cannot drift apart. Another similarity (e.g. a semantic one for typed text) plugs into `Matcher`.
+a score counts only at or above its threshold (τ; typed text may have its own), else it is 0.
+Rewards (`shopr1.rewards`) and metrics (`shopr1.metrics`) both call this module, so the training
+signal and the evaluation cannot drift apart. `shopr1.similarity` builds the semantic judgement
+of typed text that plugs into `Matcher`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
@@ -22,7 +23,12 @@ _TOKEN = re.compile(r"[^\W_]+")
 
 
 class Similarity(Protocol):
-    """A score in [0, 1] of how well `prediction` matches `reference`."""
+    """A score in [0, 1] of how well `prediction` matches `reference`.
+
+    Optional extras a similarity may have: `label` (its name in reports) and `prefetch(pairs)`
+    (prepare many (prediction, reference) pairs at once, e.g. embed their texts in batches,
+    before the pairwise calls).
+    """
 
     def __call__(self, prediction: str, reference: str) -> float: ...
 
@@ -87,14 +93,53 @@ def _present(value: str | None) -> bool:
 
 @dataclass(frozen=True)
 class Matcher:
-    """Type, name and text matching with threshold `tau`; similarities are pluggable."""
+    """Type, name and text matching; similarities are pluggable.
+
+    `tau` is the threshold of names (and of text unless `text_tau` is set): a semantic text
+    similarity is a cosine on its own scale, so it brings its own threshold.
+    """
 
     tau: float = 0.75
     name_similarity: Similarity = rouge_l
     text_similarity: Similarity = rouge_l
+    text_tau: float | None = None
+
+    @property
+    def text_threshold(self) -> float:
+        return self.tau if self.text_tau is None else self.text_tau
+
+    @property
+    def text_judgement(self) -> str:
+        """How typed text is judged, for report headers: "ROUGE-L ≥ 0.75"."""
+        similarity = self.text_similarity
+        label = "ROUGE-L" if similarity is rouge_l else getattr(similarity, "label", "custom")
+        return f"{label} ≥ {self.text_threshold:g}"
 
     def thresholded(self, score: float) -> float:
         return score if score >= self.tau else 0.0
+
+    @property
+    def prefetches(self) -> bool:
+        """Whether the text similarity wants a batch's pairs before the pairwise calls."""
+        return hasattr(self.text_similarity, "prefetch")
+
+    def prefetch(self, comparisons: Iterable[tuple[Action | None, Action]]) -> None:
+        """Let the text similarity prepare at once the typed texts that a batch of (prediction,
+        gold) comparisons will judge (a semantic one embeds them in batches). `comparisons` is
+        only read when the similarity can prefetch."""
+        prefetch = getattr(self.text_similarity, "prefetch", None)
+        if prefetch is None:
+            return
+        prefetch(
+            [
+                (prediction.text, gold.text)  # type: ignore[union-attr]
+                for prediction, gold in comparisons
+                if gold.type == "type_and_submit"
+                and type_match(prediction, gold)
+                and _present(prediction.text)  # type: ignore[union-attr]
+                and _present(gold.text)
+            ]
+        )
 
     def sim_name(self, prediction: str | None, reference: str | None) -> float:
         """sim(name) of SPEC §2: the similarity when ≥ τ, else 0 (0 when either side is empty)."""
@@ -103,14 +148,17 @@ class Matcher:
         return self.thresholded(self.name_similarity(prediction, reference))  # type: ignore[arg-type]
 
     def sim_text(self, prediction: str | None, reference: str | None) -> float:
-        """sim(text) of SPEC §2: the similarity when ≥ τ, else 0 (0 when either side is empty)."""
+        """sim(text) of SPEC §2: the similarity when ≥ its threshold, else 0 (0 when either side
+        is empty)."""
         if not (_present(prediction) and _present(reference)):
             return 0.0
-        return self.thresholded(self.text_similarity(prediction, reference))  # type: ignore[arg-type]
+        score = self.text_similarity(prediction, reference)  # type: ignore[arg-type]
+        return score if score >= self.text_threshold else 0.0
 
     def exact_match(self, prediction: Action | None, gold: Action) -> bool:
         """SPEC §3: type equal and — click: name equal; type_and_submit: name equal and
-        sim(text) ≥ τ; terminate: type alone. No prediction (unparseable output) is wrong."""
+        sim(text) at or above its threshold; terminate: type alone. No prediction (unparseable
+        output) is wrong."""
         if not type_match(prediction, gold):
             return False
         if gold.type == "terminate":
@@ -120,7 +168,7 @@ class Matcher:
         if gold.type == "click":
             return True
         text = prediction.text or ""  # type: ignore[union-attr]
-        return _present(text) and self.text_similarity(text, gold.text or "") >= self.tau
+        return _present(text) and self.text_similarity(text, gold.text or "") >= self.text_threshold
 
 
 def type_match(prediction: Action | None, gold: Action) -> bool:

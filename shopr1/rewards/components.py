@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shopr1.matching import Matcher, as_gold_action, type_match
 from shopr1.schema import Action, is_strict_format, parse_prediction
+from shopr1.similarity import SEMANTIC_THRESHOLD, TextSimilarity, text_matcher
 
 
 class RewardParams(BaseModel):
@@ -34,6 +35,31 @@ class RewardParams(BaseModel):
     typed_name_weight: float = Field(0.1, ge=0, description="type_and_submit: name non-empty")
     typed_text_weight: float = Field(0.1, ge=0, description="type_and_submit: text non-empty")
     typed_name_sim_weight: float = Field(0.1, ge=0, description="type_and_submit: · sim(name)")
+    text_similarity: TextSimilarity = Field(
+        "rougeL",
+        description="judge of typed text: the paper's ROUGE-L ≥ tau, or `semantic` (sentence "
+        "embeddings guarded by attribute agreement, ≥ semantic_threshold); docs/similarity.md",
+    )
+    semantic_model: str | None = Field(
+        None,
+        description="sentence encoder for `semantic`: a local folder or Hugging Face id; "
+        "None = the packaged all-MiniLM-L6-v2 (extra `semantic`)",
+    )
+    semantic_threshold: float = Field(
+        SEMANTIC_THRESHOLD,
+        ge=0,
+        le=1,
+        description="cosine threshold of the semantic judgement (its own scale, not tau)",
+    )
+
+    def matcher(self) -> Matcher:
+        """The matching these settings describe (loads no model until text is judged)."""
+        return text_matcher(
+            self.text_similarity,
+            tau=self.tau,
+            semantic_model=self.semantic_model,
+            semantic_threshold=self.semantic_threshold,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +116,12 @@ class ActionReward:
     """Shared plumbing: TRL's call contract, the format gate, gold actions from the dataset."""
 
     name: ClassVar[str]
+    judges_text: ClassVar[bool] = False  # scores typed text: let the similarity batch a call
 
     def __init__(self, params: RewardParams | None = None, *, strict_format: bool = True):
         self.params = params or RewardParams()
         self.strict_format = strict_format
-        self.matcher = Matcher(tau=self.params.tau)
+        self.matcher = self.params.matcher()
         self.__name__ = self.name  # TRL logs `rewards/<__name__>/mean`
 
     def __repr__(self) -> str:
@@ -121,14 +148,19 @@ class ActionReward:
             raise ValueError(
                 f"{self.name}: {len(completions)} completions but {len(gold_action)} gold actions"
             )
-        out: list[float] = []
-        for completion, gold in zip(completions, gold_action, strict=True):
-            reading = read_completion(completion)
-            if self.passes_gate(reading):
-                out.append(self.score(reading.action, as_gold_action(gold)))  # type: ignore[arg-type]
-            else:
-                out.append(0.0)
-        return out
+        readings = [read_completion(c) for c in completions]
+        golds = [
+            as_gold_action(g) if self.passes_gate(r) else None
+            for r, g in zip(readings, gold_action, strict=True)
+        ]
+        if self.judges_text:
+            self.matcher.prefetch(
+                (r.action, g) for r, g in zip(readings, golds, strict=True) if g is not None
+            )
+        return [
+            0.0 if gold is None else self.score(reading.action, gold)  # type: ignore[arg-type]
+            for reading, gold in zip(readings, golds, strict=True)
+        ]
 
 
 class FormatReward(ActionReward):
@@ -191,6 +223,7 @@ class ValueReward(ActionReward):
     """
 
     name = "value_reward"
+    judges_text = True
 
     def score(self, prediction: Action, gold: Action) -> float:
         if not type_match(prediction, gold):
@@ -208,6 +241,7 @@ class BinaryExactReward(ActionReward):
     """The binary baseline: 1 for an exact match (SPEC §3, the metric itself), else 0."""
 
     name = "binary_exact_reward"
+    judges_text = True
 
     def score(self, prediction: Action, gold: Action) -> float:
         return 1.0 if self.matcher.exact_match(prediction, gold) else 0.0
