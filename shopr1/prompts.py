@@ -105,10 +105,16 @@ def fit_context(
         keep_from += 1
     if keep_from:
         messages = _messages(pages, actions, rationales, keep_from=keep_from)
-    # A counter need not be additive over parts (rounding, merges): check the real total.
+    # A counter need not be additive over parts (rounding, merges): correct the estimate both ways
+    # on the real total, so the result fits and drops no page it did not need to.
     while conversation_tokens(messages, count) > max_tokens and keep_from < n - 1:
         keep_from += 1
         messages = _messages(pages, actions, rationales, keep_from=keep_from)
+    while keep_from > 0:
+        fewer = _messages(pages, actions, rationales, keep_from=keep_from - 1)
+        if conversation_tokens(fewer, count) > max_tokens:
+            break
+        keep_from, messages = keep_from - 1, fewer
     return messages, keep_from
 
 

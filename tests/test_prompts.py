@@ -66,16 +66,22 @@ def _stubbed(pages, k):
     return [(OMITTED_PAGE if i < k else html, url) for i, (html, url) in enumerate(pages)]
 
 
-@given(st.lists(st.integers(0, 3000), min_size=2, max_size=8), st.data())
+def _ceil_quarter(text: str) -> int:
+    return -(-len(text) // 4)  # rounds up, so per-page estimates over-count
+
+
+@pytest.mark.parametrize("count", [approx_tokens, _ceil_quarter], ids=["approx_tokens", "ceil_quarter"])
+@given(sizes=st.lists(st.integers(0, 3000), min_size=2, max_size=8), data=st.data())
 @settings(max_examples=300, deadline=None)
-def test_budget_is_met_and_only_what_is_needed_is_dropped(sizes, data):
+def test_budget_is_met_and_only_what_is_needed_is_dropped(count, sizes, data):
     pages = [("<p>" + "y" * size + "</p>", f"/{i}") for i, size in enumerate(sizes)]
     actions = [Action(type="click", name=f"item_{i}") for i in range(len(sizes) - 1)]
     # Budgets right at the edge of "k pages dropped", where rounding errors would show.
     k = data.draw(st.integers(0, len(sizes) - 1))
-    budget = max(1, conversation_tokens(rl_prompt(_stubbed(pages, k), actions)[0]) + data.draw(st.integers(-3, 3)))
-    messages, dropped = rl_prompt(pages, actions, max_tokens=budget)
+    edge = conversation_tokens(rl_prompt(_stubbed(pages, k), actions)[0], count)
+    budget = max(1, edge + data.draw(st.integers(-3, 3)))
+    messages, dropped = rl_prompt(pages, actions, max_tokens=budget, count=count)
     if dropped < len(sizes) - 1:
-        assert conversation_tokens(messages) <= budget
+        assert conversation_tokens(messages, count) <= budget
     if dropped:
-        assert conversation_tokens(rl_prompt(_stubbed(pages, dropped - 1), actions)[0]) > budget
+        assert conversation_tokens(rl_prompt(_stubbed(pages, dropped - 1), actions)[0], count) > budget

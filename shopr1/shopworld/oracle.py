@@ -18,17 +18,30 @@ from shopr1.schema import Action
 
 
 def step_oracle(distribution: list[dict], *, strict: bool = False) -> tuple[int, float]:
-    """(index of the oracle's prediction, its expected exact match) for one step's distribution."""
-    actions = [Action(**d["action"]) for d in distribution]
+    """(index of the oracle's prediction, its expected exact match) for one step's distribution.
+
+    Exact match needs the same type and (clicks, typed text) the same element name, so candidates
+    are compared only within their (type, name) group; `exact_match` itself judges typed text.
+    """
     probs = [d["p"] for d in distribution]
+    if strict:
+        best = max(range(len(probs)), key=lambda i: (probs[i], -i))
+        return best, probs[best]
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, d in enumerate(distribution):
+        a = d["action"]
+        groups.setdefault((a["type"], (a.get("name") or "").strip()), []).append(i)
     best, best_score = 0, -1.0
-    for i, candidate in enumerate(actions):
-        if strict:
-            score = probs[i]
-        else:
-            score = sum(p for gold, p in zip(actions, probs, strict=True) if exact_match(candidate, gold))
-        if score > best_score:
-            best, best_score = i, score
+    for (kind, _), members in groups.items():
+        if kind == "type_and_submit":
+            actions = {i: Action(**distribution[i]["action"]) for i in members}
+            scored = [(i, sum(probs[j] for j in members if exact_match(actions[i], actions[j]))) for i in members]
+        else:  # every member matches every other: a click's name or a terminate's type is all that counts
+            group_p = sum(probs[j] for j in members)
+            scored = [(members[0], group_p if kind == "terminate" or distribution[members[0]]["action"].get("name") else 0.0)]
+        for i, score in scored:
+            if score > best_score or (score == best_score and i < best):
+                best, best_score = i, score
     return best, best_score
 
 
