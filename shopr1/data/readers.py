@@ -160,13 +160,11 @@ def read_opera(path: Path) -> Iterator[RawRecord]:
 
     wanted = [*OPERA_COLUMNS, "input_text", "rationale", "click_type", "url"]
     available = set(pl.read_parquet_schema(path))
-    frame = pl.scan_parquet(path).select([c for c in wanted if c in available]).collect()
-    sessions: dict[Any, list[dict[str, Any]]] = {}
-    for index, r in enumerate(frame.iter_rows(named=True)):
-        sessions.setdefault(r["session_id"], []).append({**r, "_row": index})
-    for row, (sid, rows) in enumerate(sessions.items()):
-        rows.sort(key=lambda r: (_time_key(r["timestamp"]), _natural(r["action_id"]), r["_row"]))
-        obj = {"session_id": sid, "steps": [_opera_step(r) for r in rows]}
+    frame = pl.scan_parquet(path).select([c for c in wanted if c in available]).with_row_index("_row").collect()
+    # One session's rows become Python dicts at a time, so the HTML is not held twice.
+    for row, (_, group) in enumerate(frame.group_by("session_id", maintain_order=True)):
+        rows = sorted(group.to_dicts(), key=lambda r: (_time_key(r["timestamp"]), _natural(r["action_id"]), r["_row"]))
+        obj = {"session_id": rows[0]["session_id"], "steps": [_opera_step(r) for r in rows]}
         yield RawRecord(row, obj, source=str(path))
 
 
