@@ -7,7 +7,8 @@ Same-intent pairs: distinct queries typed for one intent. Different-intent pairs
 of distinct queries from intents that share none. For ROUGE-L and the semantic match (with and
 without the attribute guard) it picks the lowest threshold whose false-match rate on
 different-intent pairs is at most the target, rounded up to 0.01, and reports the same-intent
-acceptance there (95% Wilson interval); plus what the guard rejects. Output is markdown.
+acceptance there (95% Wilson interval); plus what the guard rejects, and how many attribute
+changes and added values (hard negatives built from the same queries) each accepts. Markdown.
 """
 
 from __future__ import annotations
@@ -86,8 +87,11 @@ SWAPS = {
 }
 
 
-def attribute_swaps(texts: Sequence[str], seed: int) -> list[tuple[str, Pair]]:
-    """(kind, (text, changed text)) for each text and each kind it names; numbers get +1."""
+def attribute_swaps(texts: Sequence[str], seed: int, add: bool = False) -> list[tuple[str, Pair]]:
+    """(kind, (text, changed text)) for each text and each kind it names; numbers get +1.
+
+    With `add`, the other value is listed beside the one found ("red" → "red blue", "10" →
+    "10 11"): the reward hack of naming many values so that one of them is right."""
     rng = random.Random(seed)
     out = []
     for text in texts:
@@ -97,10 +101,12 @@ def attribute_swaps(texts: Sequence[str], seed: int) -> list[tuple[str, Pair]]:
             found = re.search(r"\b(" + "|".join(spellings) + r")\b", text)
             if found:
                 other = rng.choice([v[0] for v in values if found.group(1) not in v])
+                other = f"{found.group(1)} {other}" if add else other
                 out.append((kind, (text, text[: found.start()] + other + text[found.end() :])))
         number = re.search(r"\b\d+\b", text)
         if number:
             changed = str(int(number.group()) + 1)
+            changed = f"{number.group()} {changed}" if add else changed
             out.append(("number", (text, text[: number.start()] + changed + text[number.end() :])))
     return out
 
@@ -198,16 +204,25 @@ def main() -> None:
         f"A strict guard (an attribute named on one side only also rejects) would reject "
         f"{strict} same-intent pairs ({100 * strict / len(positives):.1f}%)."
     )
-    swaps = attribute_swaps(sorted({t for pair in positives for t in pair}), args.seed)
+    queries = sorted({t for pair in positives for t in pair})
+    swaps = attribute_swaps(queries, args.seed)
+    added = [pair for _, pair in attribute_swaps(queries, args.seed, add=True)]
     swapped = [pair for _, pair in swaps]
     print(
         f"\nAttribute changes ({len(swaps)} pairs: one colour, audience, size, material or number "
-        f"of a same-intent query changed, {dict(Counter(k for k, _ in swaps))}), share accepted:"
+        f"of a same-intent query changed, {dict(Counter(k for k, _ in swaps))}; and as many with "
+        "the other value listed beside the first, e.g. red → red blue), share accepted:"
     )
-    print("\n| judgement | threshold | attribute changes accepted |\n|---|---|---|")
+    print(
+        "\n| judgement | threshold | attribute changes accepted | extra values accepted |"
+        "\n|---|---|---|---|"
+    )
     for name, threshold in [("ROUGE-L", args.paper_tau), *chosen.items()]:
-        accepted = scores(judgements[name], swapped) >= threshold
-        print(f"| {name} | {threshold:.2f} | {100 * accepted.mean():.1f}% |")
+        changed = scores(judgements[name], swapped) >= threshold
+        extra = scores(judgements[name], added) >= threshold
+        print(
+            f"| {name} | {threshold:.2f} | {100 * changed.mean():.1f}% | {100 * extra.mean():.1f}% |"
+        )
 
     kinds = Counter(reason.split(":")[0] for *_, reason in rejected)
     print("Same-intent pairs the guard rejects, by kind:", dict(kinds.most_common()))

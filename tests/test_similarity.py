@@ -62,7 +62,17 @@ ATTRIBUTE_CHANGES = [  # (text, changed text, the kind the guard names)
     ("coffee maker under 50", "coffee maker under $100", "number:usd"),
     ("32gb usb flash drive", "64gb usb flash drive", "number:gb"),
     ("jeans 35 waist 35 long", "jeans 36 waist 35 long", "number"),
+    ("one gallon water jug", "two gallon water jug", "number:gal"),
+    ("a pair of socks", "two pairs of socks", "number:pair"),
+    ("hoodie xl", "hoodie l", "size"),
+    ("usb c charging cable", "usb a charging cable", "connector"),
+    # Listing extra values is a change, or spamming every value would match any of them.
+    ("red running shoes", "red blue running shoes", "colour"),
+    ("men's running shoes", "men's women's running shoes", "audience"),
+    ("running shoes size 10", "running shoes size 8 9 10 11 12", "number"),
 ]
+SPAM_GOLD = "men's red running shoes size 10"
+SPAM = "men's women's red blue black running shoes size 8 9 10 11 12"
 UNRELATED = [
     ("red running shoes", "stainless steel coffee maker"),
     ("wireless headphones", "yoga mat"),
@@ -94,6 +104,13 @@ def test_the_guard_names_every_attribute_change(text, changed, kind):
         ("dove deodorant 2.6 ounce", "dove deodorant 3 pack"),  # different quantities
         ("24x36 poster frame", "24 x 36 poster frame"),
         ("4 x 5 rug", "5 x 4 rug"),
+        ("ＲＥＤ ｍｅｎ’ｓ running shoes", "red men's running shoes"),  # NFKC, curly quote
+        ("a pair of socks", "1 pair socks"),
+        ("a set of 2 wine glasses", "set of 2 wine glasses"),  # "a" is an article here
+        ("queen bed with a box spring", "queen bed box spring"),
+        ("hoodie l", "large hoodie"),
+        ("usb-c to lightning cable", "lightning to usb type c cable"),
+        ("2 m hdmi cable", "2 meter hdmi cable"),  # "m" after a number is a unit, not a size
     ],
 )
 def test_the_guard_lets_wording_and_omissions_pass(a, b):
@@ -120,6 +137,13 @@ def test_the_guard_lets_wording_and_omissions_pass(a, b):
         ("set of 2 wine glasses", {"number:set": ("2",), "material": ("glass",)}),
         ("Size M", {"size": ("m",)}),
         ("m", {}),  # a lone letter is not a size
+        ("hoodie M", {"size": ("m",)}),  # unless a garment is named
+        ("2 l t-shirt dye", {"number:ml": ("2000",)}),
+        ("a pair of socks", {"number:pair": ("1",)}),
+        ("one gallon jug", {"number:gal": ("1",)}),
+        ("a set of 2 mugs", {"number:set": ("2",)}),
+        ("one direction poster", {}),
+        ("ｕｓｂ－ｃ hub", {"connector": ("usb_c",)}),
         ("", {}),
     ],
 )
@@ -140,14 +164,25 @@ word = st.sampled_from([*FILLER, *(w for group in KINDED for w in group)]) | st.
 texts = st.lists(word, min_size=1, max_size=8)
 
 
+def kind_of(word: str) -> int:
+    """Which kind a generated word names: its KINDED group, -1 for a number, None for filler."""
+    if word.isdigit():
+        return -1
+    return next((k for k, group in enumerate(KINDED) if word in group), None)
+
+
 @given(texts)
-def test_a_text_never_conflicts_with_itself_or_a_shorter_version(words):
+def test_leaving_a_kind_out_never_conflicts_but_dropping_one_of_its_values_does(words):
     text = " ".join(words)
     assert attribute_conflict(text, text) is None
     for i in range(len(words)):
         shorter = " ".join(words[:i] + words[i + 1 :])
-        assert attribute_conflict(text, shorter) is None
-        assert attribute_conflict(shorter, text) is None
+        kind = kind_of(words[i])
+        still_named = kind is not None and any(
+            kind_of(w) == kind for j, w in enumerate(words) if j != i
+        )
+        assert (attribute_conflict(text, shorter) is not None) == still_named
+        assert (attribute_conflict(shorter, text) is not None) == still_named
 
 
 @given(texts, st.data())
@@ -166,6 +201,18 @@ def test_changing_any_one_attribute_is_a_conflict(words, data):
         new = data.draw(st.sampled_from([w for w in group if w != words[i]]))
     changed = [*words[:i], new, *words[i + 1 :]]
     assert attribute_conflict(" ".join(words), " ".join(changed)) is not None
+
+
+@given(texts, st.data())
+def test_adding_a_value_to_a_named_kind_is_a_conflict(words, data):
+    named = [w for w in words if kind_of(w) is not None]
+    if not named:
+        words, named = [*words, "red"], ["red"]
+    extra = data.draw(st.sampled_from(named))
+    extra = str(int(extra) + 1) if extra.isdigit() else extra  # a value or the same one again
+    more = [*words, extra]
+    assert attribute_conflict(" ".join(words), " ".join(more)) is not None
+    assert attribute_conflict(" ".join(more), " ".join(words)) is not None
 
 
 @given(st.text(max_size=40), st.text(max_size=40))
@@ -239,6 +286,15 @@ def test_prefetch_embeds_only_what_needs_the_model_in_one_call():
     assert encoder.calls == [["men's running shoes", "running shoes for men"]]
 
 
+def test_texts_are_nfkc_normalised_before_judging():
+    encoder = FakeEncoder()
+    similarity = SemanticSimilarity(encoder)
+    assert similarity("ＲＥＤ ｍｅｎ’ｓ", "red men's") == 1.0  # same tokens once normalised
+    assert similarity("ＲＥＤ ｍｅｎ’ｓ shoes", "blue men's shoes") == 0.0  # and guarded
+    similarity.prefetch([("ｒｕｎｎｉｎｇ shoes", "running sneakers")])
+    assert encoder.calls == [["running shoes", "running sneakers"]]
+
+
 def test_the_semantic_threshold_is_its_own_not_tau():
     matcher = fake_matcher(FakeEncoder(), threshold=0.5)
     # "running shoes" vs "red running shoes": bag-of-words cosine 2/√6 ≈ 0.82.
@@ -302,6 +358,22 @@ def test_semantic_value_reward_keeps_spec_gating_and_scaling():
     assert sorted(encoder.calls[0]) == ["garden hose", "red running shoes", "running shoes red"]
 
 
+def test_spamming_values_earns_no_value_reward_and_no_exact_match():
+    """The reward hack: list every colour, audience and size so that one of them is right."""
+    gold = json.dumps({"type": "type_and_submit", "name": "search_input", "text": SPAM_GOLD})
+    spam = [SPAM, "red blue running shoes", f"{SPAM_GOLD} red"]
+    reward = ValueReward(RewardParams(text_similarity="semantic"))
+    reward.matcher = fake_matcher(SameVectorEncoder())  # the cosine alone would give 1000
+    scores = reward(completions=[answer(t) for t in spam], gold_action=[gold] * 3)
+    assert scores == pytest.approx([0.1, 0.1, 0.1])  # 0.1·sim(name) only
+    gold_action = Action(type="type_and_submit", name="search_input", text=SPAM_GOLD)
+    for text in spam:
+        assert not reward.matcher.exact_match(
+            gold_action.model_copy(update={"text": text}), gold_action
+        )
+    assert reward.matcher.exact_match(gold_action, gold_action)
+
+
 def test_binary_exact_reward_uses_the_same_judgement():
     reward = BinaryExactReward(RewardParams(text_similarity="semantic"))
     reward.matcher = fake_matcher(FakeEncoder())
@@ -318,6 +390,49 @@ def test_semantic_rewards_build_and_pickle_without_loading_a_model(tmp_path):
     assert [r.matcher for r in copies] == [r.matcher for r in rewards]
     with pytest.raises(OSError):  # only judging text loads the encoder
         copies[1](completions=[answer("red shoes for running")], gold_action=[GOLD])
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (None, "mean"),  # no sentence-transformers config: mean, as MiniLM was trained
+        ({"pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False}, "mean"),
+        ({"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False}, "cls"),
+        ({"pooling_mode_max_tokens": True, "word_embedding_dimension": 8}, "max"),
+    ],
+)
+def test_the_pooling_is_read_from_the_models_own_config(tmp_path, config, expected):
+    if config is not None:
+        (tmp_path / "1_Pooling").mkdir()
+        (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps(config))
+    assert semantic_module.pooling_mode(str(tmp_path)) == expected
+
+
+def test_the_pooling_folder_named_in_modules_json_and_unsupported_pooling(tmp_path):
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "pool", "type": "sentence_transformers.models.Pooling"},
+    ]
+    (tmp_path / "modules.json").write_text(json.dumps(modules))
+    (tmp_path / "pool").mkdir()
+    (tmp_path / "pool" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True}))
+    assert semantic_module.pooling_mode(str(tmp_path)) == "cls"
+    weighted = {"pooling_mode_weightedmean_tokens": True}
+    (tmp_path / "pool" / "config.json").write_text(json.dumps(weighted))
+    with pytest.raises(ValueError, match="not supported"):
+        semantic_module.pooling_mode(str(tmp_path))
+
+
+def test_a_custom_model_with_the_minilm_threshold_is_warned_about(caplog, tmp_path):
+    with caplog.at_level("WARNING", logger="shopr1.similarity"):
+        matcher = text_matcher("semantic", semantic_model=str(tmp_path), semantic_device="cuda:1")
+        text_matcher("semantic")
+        text_matcher("semantic", semantic_model=str(tmp_path), semantic_threshold=0.7)
+    assert [r.getMessage().split(",")[0] for r in caplog.records] == [
+        f"semantic_model={str(tmp_path)!r} keeps semantic_threshold={SEMANTIC_THRESHOLD:g}"
+    ]
+    assert matcher.text_similarity.encoder.device == "cuda:1"  # nothing loaded yet
+    assert SentenceEncoder().device == "cpu"
 
 
 def test_a_missing_packaged_model_says_how_to_get_one(monkeypatch):
@@ -430,6 +545,29 @@ def test_the_embedding_cache_is_bounded_and_serves_requests_larger_than_itself(m
     assert np.allclose(vectors[0], vectors[3])
     assert len(encoder.runtime().cache) == 2
     assert np.allclose(encoder.embed(["green shoes"])[0], vectors[2], atol=1e-6)
+
+
+@needs_model
+def test_prefetched_vectors_outlive_a_cache_smaller_than_the_batch(minilm, monkeypatch):
+    """A batch of more distinct texts than the cache holds: prefetch embeds them in batches and
+    the pairwise calls use those vectors, rather than embedding evicted texts pair by pair."""
+    encoder = SentenceEncoder(cache_size=8)
+    runtime = encoder.runtime()
+    calls = []
+    model = runtime.model
+
+    def counting_model(**inputs):
+        calls.append(len(inputs["input_ids"]))
+        return model(**inputs)
+
+    monkeypatch.setattr(runtime, "model", counting_model)
+    similarity = SemanticSimilarity(encoder)
+    pairs = [(f"{a} {i}", f"{b} {i}") for i, (a, b) in enumerate(PARAPHRASES * 4)]  # 80 texts
+    similarity.prefetch(pairs)
+    scores = [similarity(a, b) for a, b in pairs]
+    assert calls == [64, 16]  # two batches, nothing embedded again
+    assert len(runtime.cache) == 8 and min(scores) > 0
+    assert [similarity(a, b) for a, b in pairs[:3]] == scores[:3]
 
 
 @needs_model

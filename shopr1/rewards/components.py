@@ -51,6 +51,7 @@ class RewardParams(BaseModel):
         le=1,
         description="cosine threshold of the semantic judgement (its own scale, not tau)",
     )
+    semantic_device: str = Field("cpu", description="device of the sentence encoder (e.g. cuda:0)")
 
     def matcher(self) -> Matcher:
         """The matching these settings describe (loads no model until text is judged)."""
@@ -59,6 +60,7 @@ class RewardParams(BaseModel):
             tau=self.tau,
             semantic_model=self.semantic_model,
             semantic_threshold=self.semantic_threshold,
+            semantic_device=self.semantic_device,
         )
 
 

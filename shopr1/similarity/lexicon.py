@@ -42,6 +42,9 @@ MATERIALS = _canonical(
     "carbon_fiber"
 )
 CONNECTIVITY = _canonical("wired wireless=bluetooth,cordless corded=cord")
+CONNECTORS = _canonical(
+    "usb_c=usb_type_c,type_c,usbc usb_a=usb_type_a,type_a micro_usb=microusb mini_usb lightning"
+)
 BRANDS = _canonical(
     # Real brands people type in shopping searches.
     "apple samsung google sony lg microsoft dell hp lenovo asus acer huawei xiaomi oneplus "
@@ -69,13 +72,14 @@ KINDS: dict[str, dict[str, str]] = {
     "audience": AUDIENCES,
     "material": MATERIALS,
     "connectivity": CONNECTIVITY,
+    "connector": CONNECTORS,
     "brand": BRANDS,
 }
 
 # Units, canonicalised; a unit counts only right after a number, whose kind becomes
 # `number:<unit>` ("2.6 oz" and "3 pack" are different quantities, not a conflict).
 UNITS = _canonical(
-    "oz=ounce,ounces,floz,fl_oz lb=lbs,pound,pounds g=gram,grams,gr kg=kilogram,kilograms,kgs "
+    "oz=ounce,ounces,floz,fl_oz,fluid_ounce,fluid_ounces lb=lbs,pound,pounds g=gram,grams,gr kg=kilogram,kilograms,kgs "
     "mg=milligram,milligrams ml=milliliter,milliliters,millilitre,millilitres "
     "l=liter,liters,litre,litres,ltr gal=gallon,gallons qt=quart,quarts "
     "in=inch,inches,inchs ft=feet,foot cm=centimeter,centimeters mm=millimeter,millimeters "
@@ -89,9 +93,26 @@ UNITS = _canonical(
 )
 # fmt: on
 
+# Units a lone "a"/"an"/"one" counts as 1 of ("a pair of socks", "one gallon jug"); not "in",
+# "m", "box" etc., where "a" is only an article ("a box spring").
+COUNTED_UNITS = frozenset(
+    _canonical(
+        "pack pair set piece count person seat gal qt lb oz ml g ft yd tb gb cup roll bottle"
+    )
+)
+
+# Garments: with one of them in the text, a lone "s", "m" or "l" is a size ("hoodie l").
+APPAREL = frozenset(
+    _canonical(
+        "shirt tshirt t_shirt tee hoodie sweatshirt sweater cardigan jacket coat parka vest blazer "
+        "dress skirt pant trouser jean short legging jogger top blouse polo jersey tank underwear "
+        "bra panty boxer brief sock swimsuit bikini pajama glove hat cap scrub uniform costume"
+    )
+)
+
 # Multi-word names joined into one token before matching ("new balance" → "new_balance").
 PHRASES: tuple[str, ...] = tuple(
-    word for table in (*KINDS.values(), UNITS) for word in table if "_" in word
+    word for table in (*KINDS.values(), UNITS, APPAREL) for word in table if "_" in word
 )
 
 # fmt: off
