@@ -77,14 +77,23 @@ def rouge_l(prediction: str, reference: str) -> float:
     >>> round(rouge_l("red running shoes", "running shoes"), 3)
     0.8
     """
+    decided = trivial_similarity(prediction, reference)
+    if decided is not None:
+        return decided
+    pred, ref = tokenize(prediction), tokenize(reference)
+    return 2.0 * lcs_length(ref, pred) / (len(pred) + len(ref))
+
+
+def trivial_similarity(prediction: str, reference: str) -> float | None:
+    """1 or 0 where the tokens alone decide (no tokens on a side, or equal tokens), else None.
+
+    Every text similarity starts here, so they agree on the edge cases.
+    """
     pred, ref = tokenize(prediction), tokenize(reference)
     if not pred or not ref:
         # Punctuation-only text ("???") has no tokens; identical strings still match.
-        same = prediction.strip().lower() == reference.strip().lower() != ""
-        return 1.0 if same else 0.0
-    if pred == ref:
-        return 1.0
-    return 2.0 * lcs_length(ref, pred) / (len(pred) + len(ref))
+        return 1.0 if prediction.strip().lower() == reference.strip().lower() != "" else 0.0
+    return 1.0 if pred == ref else None
 
 
 def _present(value: str | None) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shopr1.matching import tokenize
+from shopr1.matching import trivial_similarity
 from shopr1.similarity.guard import attribute_conflict, normalize_text
 
 log = logging.getLogger(__name__)
@@ -209,12 +209,9 @@ class SemanticSimilarity:
     label: str = "semantic"
 
     def _decided_without_model(self, prediction: str, reference: str) -> float | None:
-        pred, ref = tokenize(prediction), tokenize(reference)
-        if not pred or not ref:
-            same = prediction.strip().lower() == reference.strip().lower() != ""
-            return 1.0 if same else 0.0
-        if pred == ref:
-            return 1.0
+        decided = trivial_similarity(prediction, reference)
+        if decided is not None:
+            return decided
         if self.guard and attribute_conflict(prediction, reference) is not None:
             return 0.0
         return None
