@@ -96,7 +96,8 @@ def trivial_similarity(prediction: str, reference: str) -> float | None:
     return 1.0 if pred == ref else None
 
 
-def _present(value: str | None) -> bool:
+def present(value: str | None) -> bool:
+    """A name or text counts as given when it has a non-whitespace character (SPEC §2 "non-empty")."""
     return bool(value and value.strip())
 
 
@@ -145,21 +146,21 @@ class Matcher:
                 for prediction, gold in comparisons
                 if gold.type == "type_and_submit"
                 and type_match(prediction, gold)
-                and _present(prediction.text)  # type: ignore[union-attr]
-                and _present(gold.text)
+                and present(prediction.text)  # type: ignore[union-attr]
+                and present(gold.text)
             ]
         )
 
     def sim_name(self, prediction: str | None, reference: str | None) -> float:
         """sim(name) of SPEC §2: the similarity when ≥ τ, else 0 (0 when either side is empty)."""
-        if not (_present(prediction) and _present(reference)):
+        if not (present(prediction) and present(reference)):
             return 0.0
         return self.thresholded(self.name_similarity(prediction, reference))  # type: ignore[arg-type]
 
     def sim_text(self, prediction: str | None, reference: str | None) -> float:
         """sim(text) of SPEC §2: the similarity when ≥ its threshold, else 0 (0 when either side
         is empty)."""
-        if not (_present(prediction) and _present(reference)):
+        if not (present(prediction) and present(reference)):
             return 0.0
         score = self.text_similarity(prediction, reference)  # type: ignore[arg-type]
         return score if score >= self.text_threshold else 0.0
@@ -177,7 +178,7 @@ class Matcher:
         if gold.type == "click":
             return True
         text = prediction.text or ""  # type: ignore[union-attr]
-        return _present(text) and self.text_similarity(text, gold.text or "") >= self.text_threshold
+        return present(text) and self.text_similarity(text, gold.text or "") >= self.text_threshold
 
 
 def type_match(prediction: Action | None, gold: Action) -> bool:
@@ -187,7 +188,7 @@ def type_match(prediction: Action | None, gold: Action) -> bool:
 
 def name_match(prediction: str | None, gold: str | None) -> bool:
     """Element names are identifiers: equal after trimming surrounding whitespace."""
-    return _present(prediction) and prediction.strip() == (gold or "").strip()  # type: ignore[union-attr]
+    return present(prediction) and prediction.strip() == (gold or "").strip()  # type: ignore[union-attr]
 
 
 DEFAULT_MATCHER = Matcher()

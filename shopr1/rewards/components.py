@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shopr1.matching import Matcher, as_gold_action, type_match
+from shopr1.matching import Matcher, as_gold_action, present, type_match
 from shopr1.schema import Action, is_strict_format, parse_prediction
 from shopr1.similarity import SEMANTIC_THRESHOLD, TextSimilarity, text_matcher
 
@@ -110,10 +110,6 @@ def read_completion(completion: Any) -> Reading:
     return _UNREADABLE if text is None else _read_text(text)
 
 
-def _present(value: str | None) -> bool:
-    return bool(value and value.strip())
-
-
 class ActionReward:
     """Shared plumbing: TRL's call contract, the format gate, gold actions from the dataset."""
 
@@ -204,10 +200,10 @@ class AttributeReward(ActionReward):
             return 0.0
         p = self.params
         if gold.type == "click":
-            return p.click_name_weight if _present(prediction.name) else 0.0
+            return p.click_name_weight if present(prediction.name) else 0.0
         if gold.type == "type_and_submit":
-            name = p.typed_name_weight if _present(prediction.name) else 0.0
-            text = p.typed_text_weight if _present(prediction.text) else 0.0
+            name = p.typed_name_weight if present(prediction.name) else 0.0
+            text = p.typed_text_weight if present(prediction.text) else 0.0
             return name + text
         return 0.0
 
