@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import socket
+import sqlite3
 import time
 from pathlib import Path
 
@@ -23,9 +25,11 @@ from shopr1.rationales import (
     synthesize_file,
 )
 from shopr1.rationales.backends import TeacherFatalError
+from shopr1.rationales.synthesize import TeacherUnavailable, TooManyFailures, failed_missing_path_for
 from shopr1.schema import Session
 
 FAST_RETRY = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05)
+NO_WAIT = RetryPolicy(max_attempts=4, base_delay=0.0)
 KEY_ENV = "SHOPR1_TEST_TEACHER_KEY"
 
 
@@ -88,7 +92,7 @@ def test_a_transient_fault_is_retried_then_the_step_succeeds(tmp_path, server, f
 def test_a_persistent_fault_marks_the_step_missing_with_its_reason(tmp_path, server, faults, reason):
     sessions = _write_sessions(tmp_path / "in.jsonl", 1, steps=1)
     server.script(*faults)
-    summary, out = _run(tmp_path, server, sessions, timeout=0.3)
+    summary, out = _run(tmp_path, server, sessions, timeout=0.3, max_failed=1.0)
     assert (summary.failed, summary.done, summary.calls) == (1, 0, len(faults))
     first = _rows(out)[0]["steps"][0]
     assert "rationale" not in first  # never written as a rationale
@@ -100,7 +104,7 @@ def test_a_persistent_fault_marks_the_step_missing_with_its_reason(tmp_path, ser
 def test_the_next_run_retries_steps_that_failed_and_reuses_the_rest(tmp_path, server):
     sessions = _write_sessions(tmp_path / "in.jsonl", 1, steps=3)
     server.fault_for = lambda i, body: "500" if "p0_1" in body["messages"][-1]["content"].split("Action to explain")[1] else None
-    first, _ = _run(tmp_path, server, sessions)
+    first, _ = _run(tmp_path, server, sessions, max_failed=1.0)
     server.fault_for = None
     second, out = _run(tmp_path, server, sessions)
     assert (first.failed, first.done) == (1, 2)
@@ -164,7 +168,7 @@ def test_the_api_key_never_appears_in_logs_outputs_or_run_parameters(tmp_path, m
         result = CliRunner().invoke(app, [
             str(sessions), str(tmp_path / "out" / "out.jsonl"), "--teacher", "openai", "--model", "m",
             "--base-url", srv.url, "--api-key-env", KEY_ENV, "--timeout", "0.5", "--attempts", "3",
-            "--summary", str(tmp_path / "out" / "summary.json"),
+            "--max-failed", "0.5", "--summary", str(tmp_path / "out" / "summary.json"),
         ])
         assert result.exit_code == 0, result.output
         assert all(r.headers.get("Authorization") == f"Bearer {key}" for r in srv.requests)  # it was sent
@@ -190,3 +194,116 @@ def test_outputs_keep_sessions_whole_and_in_input_order(tmp_path, server):
         assert [s.action for s in written.steps] == [s.action for s in original.steps]
         assert all(s.rationale for s in written.steps)
     assert summary.done == 36
+
+
+# --- a failure is loud: the circuit breaker and --max-failed --------------------------------------
+
+def _closed_port_url() -> str:
+    """The URL of a loopback port nobody listens on (connections are refused at once)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+def _cached(cache_path: Path) -> int:
+    with sqlite3.connect(cache_path) as db:
+        return db.execute("SELECT COUNT(*) FROM rationales").fetchone()[0]
+
+
+def _cli_app():
+    import typer
+
+    from shopr1.cli.rationales import rationales
+
+    app = typer.Typer()
+    app.command()(rationales)
+    return app
+
+
+def test_a_server_that_never_answers_trips_the_breaker_and_keeps_the_cache(tmp_path):
+    sessions = _write_sessions(tmp_path / "in.jsonl", 20, steps=2)  # 40 steps
+    # The first three calls are answered, then the server hangs on every call.
+    with ChatServer(fault_for=lambda i, body: "ok" if i < 3 else "timeout:30") as srv:
+        started = time.monotonic()
+        with pytest.raises(TeacherUnavailable, match=r"did not answer 4 calls in a row \(last: timed out") as caught:
+            _run(tmp_path, srv, sessions, concurrency=1, timeout=0.2, retry=NO_WAIT, max_consecutive_errors=4)
+        elapsed = time.monotonic() - started
+        calls = len(srv.requests)
+    assert calls == 3 + 4  # stopped at the 4th unanswered call, not after 40 steps x 4 attempts
+    assert elapsed < 3.0
+    assert caught.value.endpoint == srv.url + "/chat/completions" and caught.value.calls == 4
+    assert srv.url in str(caught.value) and "--base-url" in str(caught.value) and f"${KEY_ENV}" in str(caught.value)
+    assert _cached(tmp_path / "cache.sqlite") == 3  # what was answered stays
+    assert not (tmp_path / "out.jsonl").exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_answers_between_unanswered_calls_reset_the_breaker(tmp_path, server):
+    sessions = _write_sessions(tmp_path / "in.jsonl", 6, steps=1)
+    server.fault_for = lambda i, body: "timeout:5" if i % 2 == 0 else None  # every step: one hang, then an answer
+    summary, out = _run(tmp_path, server, sessions, timeout=0.2, retry=NO_WAIT, max_consecutive_errors=2)
+    assert (summary.done, summary.failed, summary.retried) == (6, 0, 6)  # six hangs in all, never two in a row
+    assert len(_rows(out)) == 6
+
+
+def test_error_statuses_are_answers_so_they_end_in_too_many_failures_not_the_breaker(tmp_path, server):
+    sessions = _write_sessions(tmp_path / "in.jsonl", 2, steps=2)
+    server.default = "500"
+    with pytest.raises(TooManyFailures) as caught:
+        _run(tmp_path, server, sessions, retry=RetryPolicy(max_attempts=2, base_delay=0.0), max_consecutive_errors=2)
+    assert caught.value.summary.failed == 4 and caught.value.reasons == {"HTTP 500": 4}
+    assert len(server.requests) == 8  # every step was tried: the server did answer
+
+
+def test_more_failed_steps_than_allowed_fail_the_run_and_keep_the_previous_output(tmp_path, server):
+    sessions = _write_sessions(tmp_path / "in.jsonl", 4, steps=2)  # 8 steps
+    good, out = _run(tmp_path, server, sessions)
+    before = out.read_bytes()
+    missing_before = missing_path_for(out).read_bytes()
+    changed = _write_sessions(tmp_path / "in.jsonl", 5, steps=2)  # 2 new steps, 8 cached
+    server.fault_for = lambda i, body: "400"  # a client error, not retried
+    with pytest.raises(TooManyFailures, match=r"2 of 10 steps \(20.0%\) got no usable rationale, more than the 1.0% allowed") as caught:
+        _run(tmp_path, server, changed)
+    assert good.done == 8 and caught.value.summary.cached == 8
+    assert out.read_bytes() == before and missing_path_for(out).read_bytes() == missing_before  # untouched
+    failed_list = failed_missing_path_for(out)
+    assert caught.value.missing_path == failed_list and str(failed_list) in str(caught.value)
+    assert [m["session_id"] for m in _rows(failed_list)] == ["s4", "s4"]
+    assert all(m["reason"].startswith("HTTP 400") for m in _rows(failed_list))
+    # Allowed share: the same run passes, writes OUT and drops the failed attempt's list.
+    summary, _ = _run(tmp_path, server, changed, max_failed=0.25)
+    assert summary.failed == 2 and len(_rows(out)) == 5 and not failed_list.exists()
+
+
+def test_cli_exits_1_with_one_message_when_nobody_listens(tmp_path):
+    sessions = _write_sessions(tmp_path / "in.jsonl", 30, steps=2)
+    url = _closed_port_url()
+    started = time.monotonic()
+    result = CliRunner().invoke(_cli_app(), [
+        str(sessions), str(tmp_path / "out" / "out.jsonl"), "--teacher", "openai", "--model", "m",
+        "--base-url", url, "--api-key-env", KEY_ENV, "--max-consecutive-errors", "5", "--concurrency", "2",
+    ])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1, output
+    assert time.monotonic() - started < 10  # stopped early: 60 steps x 4 attempts would back off for minutes
+    assert output.count("did not answer") == 1 and output.count("error:") == 1
+    assert f"{url}/chat/completions did not answer 5 calls in a row (last: connection failed (ConnectError))" in output
+    assert "--base-url" in output and "stay in" in output
+    assert not (tmp_path / "out" / "out.jsonl").exists() and (tmp_path / "out" / "rationale_cache.sqlite").exists()
+
+
+def test_cli_exits_1_when_more_steps_fail_than_max_failed(tmp_path, server):
+    sessions = _write_sessions(tmp_path / "in.jsonl", 3, steps=2)
+    server.fault_for = lambda i, body: ("content:The product is fine."
+                                        if "p1_0" in body["messages"][-1]["content"].split("Action to explain")[1] else None)
+    args = [str(sessions), str(tmp_path / "out.jsonl"), "--teacher", "openai", "--model", "m", "--base-url", server.url,
+            "--attempts", "1", "--summary", str(tmp_path / "summary.json")]
+    result = CliRunner().invoke(_cli_app(), args)
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1, output
+    assert "more than the 1.0% allowed (--max-failed)" in output and "not in the first person" in output
+    assert "(not written: too many failed steps)" in output and not (tmp_path / "out.jsonl").exists()
+    assert json.loads((tmp_path / "summary.json").read_text())["failed"] == 1
+    result = CliRunner().invoke(_cli_app(), [*args, "--max-failed", "0.2"])  # 1 of 6 allowed: passes, from cache
+    assert result.exit_code == 0, result.output
+    assert len(_rows(tmp_path / "out.jsonl")) == 3

@@ -116,7 +116,8 @@ def test_overwrite_keeps_the_old_rationale_when_the_new_one_fails(tmp_path, sess
     src = _write(tmp_path / "in.jsonl", [session_factory("a", rationales=True)])
     teacher = RecordingTeacher(reply=lambda r: "{not a sentence}")
     summary = synthesize_file(src, tmp_path / "out.jsonl", teacher,
-                              settings=SynthesisSettings(overwrite=True, retry=RetryPolicy(max_attempts=1, base_delay=0.0)))
+                              settings=SynthesisSettings(overwrite=True, retry=RetryPolicy(max_attempts=1, base_delay=0.0),
+                                                        max_failed=1.0))
     assert summary.failed == 3
     out = json.loads((tmp_path / "out.jsonl").read_text())
     assert [s["rationale"] for s in out["steps"]] == [s["rationale"] for s in session_factory("a", rationales=True)["steps"]]
@@ -134,7 +135,7 @@ def test_identical_steps_in_flight_together_are_asked_once(tmp_path, session_fac
 def test_unusable_replies_are_listed_as_missing_never_written(tmp_path):
     src = _write(tmp_path / "in.jsonl", _distinct_sessions(2))
     teacher = RecordingTeacher(reply=lambda r: '{"rationale": "I want this one"}' if r.step_index == 1 else "I want this one, honestly.")
-    settings = SynthesisSettings(retry=RetryPolicy(max_attempts=2, base_delay=0.0))
+    settings = SynthesisSettings(retry=RetryPolicy(max_attempts=2, base_delay=0.0), max_failed=0.5)
     summary = synthesize_file(src, tmp_path / "out.jsonl", teacher, settings=settings)
     assert (summary.done, summary.failed, summary.retried) == (4, 2, 2)
     rows = _rows(tmp_path / "out.jsonl")

@@ -73,6 +73,8 @@ def rationales(
     concurrency: int = typer.Option(8, min=1, help="Teacher calls in flight at once (a local model runs one at a time)."),
     timeout: float = typer.Option(60.0, min=0.001, help="Seconds one call may take."),
     attempts: int = typer.Option(4, min=1, help="Tries per step before it is marked missing."),
+    max_failed: float = typer.Option(0.01, min=0.0, max=1.0, help="Fail (exit 1, OUT not written) when a larger share of the steps asked gets no rationale."),
+    max_consecutive_errors: int = typer.Option(8, min=1, help="Stop (exit 1) after this many calls in a row get no answer at all (refused, reset, timed out)."),
     max_context_tokens: int = typer.Option(6000, min=256, help="Token budget of the teacher's context; the oldest pages are dropped first."),
     few_shot: Path = typer.Option(None, exists=True, dir_okay=False, help='JSONL of few-shot examples {"user": ..., "rationale": ...} (default: built-in examples).'),
     few_shot_count: int = typer.Option(3, min=0, help="How many few-shot examples to use (0: none)."),
@@ -85,6 +87,8 @@ def rationales(
     A teacher sees the pages the shopper saw and the actions taken (no persona) and explains the last action.
 
     Replies are cached by content hash, so a re-run or a resumed crash never pays twice. A step whose reply stays unusable keeps no rationale and is listed with the reason in OUT's .missing.jsonl.
+
+    Exit 1 when the teacher stops answering (after --max-consecutive-errors calls) or more than --max-failed of the steps get no rationale: OUT is then left as it was and what was accepted stays cached.
     """
     from shopr1.rationales import (
         InputError,
@@ -95,7 +99,7 @@ def rationales(
         synthesize_file,
     )
     from shopr1.rationales.backends import TeacherFatalError
-    from shopr1.rationales.synthesize import default_cache_path
+    from shopr1.rationales.synthesize import TeacherUnavailable, TooManyFailures, default_cache_path
 
     if not in_path.is_file():
         raise fail(f"{in_path}: no such file. Generate sample sessions with `shopr1 data generate`.")
@@ -112,6 +116,7 @@ def rationales(
     settings = SynthesisSettings(
         concurrency=concurrency, timeout=timeout, retry=RetryPolicy(max_attempts=attempts),
         max_context_tokens=max_context_tokens, examples=_load_examples(few_shot, few_shot_count), overwrite=overwrite,
+        max_failed=max_failed, max_consecutive_errors=max_consecutive_errors,
     )
     cache_path = cache or default_cache_path(out_path)
     console.print(f"{n_sessions:,} sessions, {n_steps:,} steps, {needed:,} need a rationale; teacher: {teacher.value}")
@@ -122,16 +127,28 @@ def rationales(
             counts[outcome.status] += 1
             advance_bar(description=" · ".join(f"{k} {v}" for k, v in counts.items()))
 
+        summary: Any = None
+        failure: TooManyFailures | None = None
+        stopped: TeacherFatalError | None = None
         try:
             summary = synthesize_file(in_path, out_path, backend, cache_path=cache_path, settings=settings, on_progress=advance)
+        except TooManyFailures as exc:
+            summary, failure = exc.summary, exc
         except TeacherFatalError as exc:
-            raise fail(f"{exc}. Rationales accepted so far stay in {cache_path}; a re-run resumes from there.") from None
-    _print_summary(summary, out_path, missing_path_for(out_path), cache_path)
+            stopped = exc
+    if stopped is not None:  # reported after the progress bar is gone, so the message stands alone
+        code = 1 if isinstance(stopped, TeacherUnavailable) else 2
+        raise fail(f"{stopped}. Rationales accepted so far stay in {cache_path}; a re-run resumes from there.", code=code)
+    _print_summary(summary, out_path, failure.missing_path if failure else missing_path_for(out_path), cache_path,
+                   written=failure is None)
     if summary_path:
+        summary_path.parent.mkdir(parents=True, exist_ok=True)
         summary_path.write_text(json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8")
+    if failure:
+        raise fail(str(failure), code=1)
 
 
-def _print_summary(summary: Any, out_path: Path, missing: Path, cache_path: Path) -> None:
+def _print_summary(summary: Any, out_path: Path, missing: Path, cache_path: Path, *, written: bool = True) -> None:
     table = Table(title="rationale synthesis", show_header=False)
     rate = summary.done / summary.elapsed if summary.elapsed else 0.0
     rows = [
@@ -142,7 +159,7 @@ def _print_summary(summary: Any, out_path: Path, missing: Path, cache_path: Path
         ("retries", f"{summary.retried:,} ({summary.calls:,} calls in all)"),
         ("failed (missing)", f"[{'red' if summary.failed else 'green'}]{summary.failed:,}[/]"),
         ("time", f"{summary.elapsed:.1f} s"),
-        ("output", str(out_path)),
+        ("output", str(out_path) if written else f"{out_path} (not written: too many failed steps)"),
         ("missing list", str(missing)),
         ("cache", str(cache_path)),
     ]

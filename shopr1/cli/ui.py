@@ -7,15 +7,17 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 console = Console()
 
 
-def fail(message: str) -> typer.Exit:
-    """Print `message` as an error; `raise fail(...)` exits with code 2."""
-    console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code=2)
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print `message` as an error; `raise fail(...)` exits with `code`: 2 for bad input or settings
+    (the default), 1 for a run that started and failed (a teacher that does not answer)."""
+    console.print(f"[bold red]error:[/] {escape(message)}")  # a message may hold brackets, e.g. `--set x=[1, 2]`
+    return typer.Exit(code=code)
 
 
 @contextmanager

@@ -1,8 +1,9 @@
-"""When to try a teacher call again, and how long to wait first.
+"""When to try a teacher call again, how long to wait first, and when to stop trying at all.
 
 Exponential backoff with jitter spreads retries of many concurrent steps apart; a server's
 `Retry-After` (seconds or an HTTP date) is a floor on the wait, capped so one bad header cannot
-stall a run for hours.
+stall a run for hours. A circuit breaker stops the run when call after call gets no answer at all
+(a server that is down or a wrong address), instead of paying every step's retries to learn it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import random
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+
+from shopr1.rationales.backends.base import TeacherError
 
 
 @dataclass(frozen=True)
@@ -72,3 +75,32 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if when is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class NoAnswer(TeacherError):
+    """The call got no answer at all (connection refused or reset, timed out): a circuit breaker counts these."""
+
+
+class CircuitBreaker:
+    """Opens after `threshold` calls in a row got no answer; any answer (even an error status) resets it.
+
+    >>> breaker = CircuitBreaker(2)
+    >>> breaker.record(answered=False), breaker.record(answered=True), breaker.record(answered=False)
+    (False, False, False)
+    >>> breaker.record(answered=False), breaker.open
+    (True, True)
+    """
+
+    def __init__(self, threshold: int) -> None:
+        if threshold < 1:
+            raise ValueError("the circuit breaker needs a threshold of at least 1 call")
+        self.threshold = threshold
+        self.in_a_row = 0
+        self.open = False
+
+    def record(self, *, answered: bool) -> bool:
+        """Count one call; True when this call opened the breaker."""
+        self.in_a_row = 0 if answered else self.in_a_row + 1
+        opened = not self.open and self.in_a_row >= self.threshold
+        self.open = self.open or opened
+        return opened

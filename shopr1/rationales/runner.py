@@ -3,7 +3,8 @@
 Calls run under a concurrency limit with a per-call timeout. Transient failures and unusable
 replies (per `validity`) are retried with backoff; a server's Retry-After pauses every call, not
 just the one told; a step whose content is already being asked waits for that answer instead of
-paying again; a fatal error stops all further calls. Accepted rationales go to the cache at once.
+paying again; a fatal error stops all further calls, and so does a run of calls that got no
+answer at all (the circuit breaker). Accepted rationales go to the cache at once.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from shopr1.prompts import TeacherExample
 from shopr1.rationales.backends.base import TeacherBackend, TeacherError, TeacherFatalError
 from shopr1.rationales.cache import RationaleCache
-from shopr1.rationales.retry import RetryPolicy
+from shopr1.rationales.retry import CircuitBreaker, NoAnswer, RetryPolicy
 from shopr1.rationales.steps import TeacherRequest, content_key
 from shopr1.rationales.validity import check_reply
 
@@ -39,12 +40,49 @@ class SynthesisSettings:
     overwrite: bool = False
     window: int = 64
     seed: int = 0
+    #: The run fails (TooManyFailures) when a larger share of the steps asked has no rationale.
+    max_failed: float = 0.01
+    #: The run stops (TeacherUnavailable) after this many calls in a row got no answer at all.
+    max_consecutive_errors: int = 8
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if self.timeout <= 0:
             raise ValueError("timeout must be positive")
+        if not 0 <= self.max_failed <= 1:
+            raise ValueError(f"max_failed is a share of steps from 0 to 1, got {self.max_failed}")
+        if self.max_consecutive_errors < 1:
+            raise ValueError(f"max_consecutive_errors must be at least 1, got {self.max_consecutive_errors}")
+
+
+class TeacherUnavailable(TeacherFatalError):
+    """Call after call got no answer: the endpoint is down, unreachable or wrongly addressed.
+
+    `endpoint` is the teacher's URL (None for a local teacher), `calls` the run of unanswered
+    calls, `last_reason` what the last one saw. Finished steps stay cached.
+    """
+
+    def __init__(self, message: str, *, endpoint: str | None, calls: int, last_reason: str) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.calls = calls
+        self.last_reason = last_reason
+
+
+def unavailable_error(described: dict[str, Any], calls: int, last_reason: str) -> TeacherUnavailable:
+    """One message saying which teacher stopped answering and what to check."""
+    url = described.get("url")
+    if url:
+        env = described.get("api_key_env")
+        key = f"; and that ${env} holds the key if the server needs one (it is {'set' if described.get('api_key_set') else 'not set'})" if env else ""
+        message = (f"teacher endpoint {url} did not answer {calls} calls in a row (last: {last_reason}). "
+                   f"Check that the server is up and reachable from this machine; that the base URL (--base-url) "
+                   f"is right, e.g. http://HOST:PORT/v1{key}")
+    else:
+        message = (f"teacher {described.get('backend', 'backend')} did not answer {calls} calls in a row "
+                   f"(last: {last_reason}). Check that it loads and runs here, or raise --timeout")
+    return TeacherUnavailable(message, endpoint=url, calls=calls, last_reason=last_reason)
 
 
 @dataclass(frozen=True)
@@ -102,6 +140,7 @@ class StepRunner:
         self.inflight: dict[str, asyncio.Future] = {}
         self.pause_until = 0.0
         self.fatal: TeacherFatalError | None = None
+        self.breaker = CircuitBreaker(settings.max_consecutive_errors)
 
     async def resolve(self, request: TeacherRequest) -> StepOutcome:
         key = content_key(request.messages, self.teacher)
@@ -139,21 +178,27 @@ class StepRunner:
                 if self.fatal is not None:  # another call already showed no call can succeed
                     raise self.fatal
                 self.summary.calls += 1
+                answered = True
                 try:
                     raw = await asyncio.wait_for(self.backend.complete(request, attempt), self.settings.timeout)
                 except TeacherFatalError as exc:
                     self.fatal = exc
                     raise
                 except TimeoutError:
-                    reason, retryable = f"timed out after {self.settings.timeout:g}s", True
+                    reason, retryable, answered = f"timed out after {self.settings.timeout:g}s", True, False
                 except TeacherError as exc:
                     reason, retryable, retry_after = exc.reason, exc.retryable, exc.retry_after
+                    answered = not isinstance(exc, NoAnswer)
                 else:
                     rationale, problem = check_reply(raw)
                     if rationale is not None:
+                        self.breaker.record(answered=True)
                         self.cache.put(key, rationale, self.teacher_label)
                         return rationale, None, attempt
                     reason, retryable = f"invalid reply: {problem}", True
+                if self.breaker.record(answered=answered):
+                    self.fatal = unavailable_error(self.backend.describe(), self.breaker.in_a_row, reason)
+                    raise self.fatal
             if not retryable or attempt == policy.max_attempts:
                 break
             delay = policy.delay(attempt, retry_after, self.rng)

@@ -4,7 +4,8 @@ The API key is read from an environment variable when the client is built and li
 HTTP client's headers: it is not an attribute, not in `describe()` or `fingerprint()`, and never
 in a log line or error message. HTTP status decides what a failure means: 401/403/404 stop the run
 (no later call can succeed), 408/409/425/429/5xx are retried (honouring Retry-After), other 4xx
-fail that step only.
+fail that step only. A call that gets no answer at all (refused, reset, timed out) is `NoAnswer`,
+which the stage's circuit breaker counts.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from shopr1.rationales.backends.base import (
     TeacherFatalError,
     attempt_temperature,
 )
-from shopr1.rationales.retry import parse_retry_after
+from shopr1.rationales.retry import NoAnswer, parse_retry_after
 from shopr1.rationales.steps import TeacherRequest
 
 logger = logging.getLogger(__name__)
@@ -144,9 +145,9 @@ class OpenAITeacher(TeacherBackend):
         try:
             response = await self._http().post(self.url, json=payload)
         except httpx.TimeoutException:
-            raise TeacherError(f"timed out after {self.timeout:g}s") from None
+            raise NoAnswer(f"timed out after {self.timeout:g}s") from None
         except httpx.TransportError as exc:
-            raise TeacherError(f"connection failed ({type(exc).__name__})") from None
+            raise NoAnswer(f"connection failed ({type(exc).__name__})") from None
         status = response.status_code
         if status in FATAL_STATUS:
             hint = f" (is ${self.api_key_env} set right?)" if status in (401, 403) else ""
