@@ -1,6 +1,7 @@
 """Scoring a predicted action against the gold action: the one place rewards and metrics share.
 
-Names and typed text are compared by a `Similarity` (ROUGE-L F1 over SPEC §2 tokens by default);
+Names and typed text are compared by a `Similarity` (ROUGE-L F1 over SPEC §2 tokens by default;
+names can instead be judged by their item part, `item_similarity`, or exactly, `exact_name`);
 a score counts only at or above its threshold (τ; typed text may have its own), else it is 0.
 Rewards (`shopr1.rewards`) and metrics (`shopr1.metrics`) both call this module, so the training
 signal and the evaluation cannot drift apart. `shopr1.similarity` builds the semantic judgement
@@ -14,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from shopr1.schema import Action
 
@@ -94,6 +95,105 @@ def trivial_similarity(prediction: str, reference: str) -> float | None:
         # Punctuation-only text ("???") has no tokens; identical strings still match.
         return 1.0 if prediction.strip().lower() == reference.strip().lower() != "" else 0.0
     return 1.0 if pred == ref else None
+
+
+# The controls of one listed item (`search_results.<slug>.title`, `cart.<slug>.remove`): the
+# simplifier's item controls (shopr1/html/naming.py) and the title link that opens the item.
+ITEM_CONTROL_KINDS = frozenset(
+    {"title", "image", "add_to_cart", "buy_now", "remove", "save_for_later", "wishlist"}
+    | {"reviews", "quantity"}
+)
+
+
+@lru_cache(maxsize=65536)
+def split_name(name: str) -> tuple[str, str, str]:
+    """(section, item, control kind) of a dotted element name; the item is the part that tells
+    the elements of one list apart.
+
+    `<section>.<item>.<control>` when the last part is an item control (`ITEM_CONTROL_KINDS`);
+    otherwise the last part is the item and there is no control kind; a name without dots is
+    all item.
+
+    >>> split_name("search_results.aquarius-peak-2-glass-500ml.title")
+    ('search_results', 'aquarius-peak-2-glass-500ml', 'title')
+    >>> split_name("cart.items.aquarius-peak-2.remove"), split_name("refinements.brand.aquarius")
+    (('cart.items', 'aquarius-peak-2', 'remove'), ('refinements.brand', 'aquarius', ''))
+    >>> split_name("pagination.next"), split_name("search_input")
+    (('pagination', 'next', ''), ('', 'search_input', ''))
+    """
+    parts = name.strip().split(".")
+    if len(parts) >= 3 and "_".join(tokenize(parts[-1])) in ITEM_CONTROL_KINDS:
+        return ".".join(parts[:-2]), parts[-2], parts[-1]
+    return ".".join(parts[:-1]), parts[-1], ""
+
+
+@lru_cache(maxsize=65536)
+def _frame(name: str) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...], str]:
+    # What `item_similarity` requires equal, as tokens (the dots kept: they are structure).
+    section, item, control = split_name(name)
+    return tuple(tokenize(part) for part in section.split(".")), tokenize(control), item
+
+
+def item_similarity(prediction: str, reference: str) -> float:
+    """ROUGE-L over the item part of two names (`split_name`); 0 unless their sections and
+    control kinds are equal (as SPEC §2 tokens, so case and `_`/`-` do not count, dots do).
+
+    Sibling products share the section and the control (`search_results.<slug>.title`), which
+    carries whole-name ROUGE-L past τ for the wrong product; here only the slugs are compared.
+
+    >>> gold = "search_results.aquarius-everyday-5-glass-500ml.title"
+    >>> rouge_l("search_results.aquarius-peak-2-glass-500ml.title", gold)
+    0.75
+    >>> item_similarity("search_results.aquarius-peak-2-glass-500ml.title", gold)
+    0.6
+    >>> item_similarity("search_results.aquarius-everyday-5-glass-500ml.image", gold)
+    0.0
+    >>> item_similarity("search_results.aquarius-everyday-5-glass.title", gold)
+    0.8888888888888888
+    >>> item_similarity("pagination.next", "pagination.next")
+    1.0
+    >>> item_similarity("header.next", "pagination.next"), item_similarity("Search-Input", "search_input")
+    (0.0, 1.0)
+    """
+    if prediction.strip() == reference.strip():
+        return 1.0 if present(prediction) else 0.0  # the same name, even one without tokens
+    section, control, item = _frame(prediction)
+    gold_section, gold_control, gold_item = _frame(reference)
+    if section != gold_section or control != gold_control:
+        return 0.0
+    return rouge_l(item, gold_item)
+
+
+def exact_name(prediction: str, reference: str) -> float:
+    """1 when the names are equal (after trimming surrounding whitespace, as the metric), else 0.
+
+    >>> exact_name("search_results.aquarius-peak.title", " search_results.aquarius-peak.title ")
+    1.0
+    >>> exact_name("search_results.Aquarius-Peak.title", "search_results.aquarius-peak.title")
+    0.0
+    """
+    return 1.0 if name_match(prediction, reference) else 0.0
+
+
+NameSimilarity = Literal["rougeL", "item", "exact"]
+NAME_SIMILARITIES: dict[str, Similarity] = {
+    "rougeL": rouge_l,
+    "item": item_similarity,
+    "exact": exact_name,
+}
+
+
+def name_similarity_for(kind: str) -> Similarity:
+    """The name similarity called `kind`: "rougeL" (the paper's), "item" or "exact".
+
+    >>> name_similarity_for("item") is item_similarity
+    True
+    """
+    try:
+        return NAME_SIMILARITIES[kind]
+    except KeyError:
+        known = ", ".join(NAME_SIMILARITIES)
+        raise ValueError(f"unknown name similarity {kind!r}; known: {known}") from None
 
 
 def present(value: str | None) -> bool:

@@ -8,6 +8,7 @@ the format reward on, a completion that is not strictly formatted earns 0 from e
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,14 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shopr1.matching import Matcher, as_gold_action, present, type_match
+from shopr1.matching import (
+    Matcher,
+    NameSimilarity,
+    as_gold_action,
+    name_similarity_for,
+    present,
+    type_match,
+)
 from shopr1.schema import Action, is_strict_format, parse_prediction
 from shopr1.similarity import SEMANTIC_THRESHOLD, TextSimilarity, text_matcher
 
@@ -35,6 +43,12 @@ class RewardParams(BaseModel):
     typed_name_weight: float = Field(0.1, ge=0, description="type_and_submit: name non-empty")
     typed_text_weight: float = Field(0.1, ge=0, description="type_and_submit: text non-empty")
     typed_name_sim_weight: float = Field(0.1, ge=0, description="type_and_submit: · sim(name)")
+    name_similarity: NameSimilarity = Field(
+        "rougeL",
+        description="judge of element names: the paper's ROUGE-L over the whole name; `item` "
+        "(ROUGE-L over the item part, e.g. a product's slug, section and control kind required "
+        "equal: a sibling product earns no credit); `exact` (equal names only); docs/rewards.md",
+    )
     text_similarity: TextSimilarity = Field(
         "rougeL",
         description="judge of typed text: the paper's ROUGE-L ≥ tau, or `semantic` (sentence "
@@ -55,13 +69,15 @@ class RewardParams(BaseModel):
 
     def matcher(self) -> Matcher:
         """The matching these settings describe (loads no model until text is judged)."""
-        return text_matcher(
+        matcher = text_matcher(
             self.text_similarity,
             tau=self.tau,
             semantic_model=self.semantic_model,
             semantic_threshold=self.semantic_threshold,
             semantic_device=self.semantic_device,
         )
+        names = name_similarity_for(self.name_similarity)
+        return dataclasses.replace(matcher, name_similarity=names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +234,14 @@ class ValueReward(ActionReward):
     >>> clicks = ["add_to_cart.buy_now", "refinements.customer_reviews"]
     >>> value_reward(completions=[answer % n for n in clicks], gold_action=[gold, gold])
     [1000.0, 0.0]
+
+    A sibling product shares the section and `.title`: whole-name ROUGE-L pays it, `item` not.
+
+    >>> gold = '{"type": "click", "name": "search_results.aquarius-everyday-5-glass-500ml.title"}'
+    >>> sibling = [answer % "search_results.aquarius-peak-2-glass-500ml.title"]
+    >>> [ValueReward(RewardParams(name_similarity=kind))(completions=sibling, gold_action=[gold])
+    ...  for kind in ("rougeL", "item", "exact")]
+    [[750.0], [0.0], [0.0]]
     """
 
     name = "value_reward"
