@@ -201,6 +201,88 @@ def test_binary_reward_is_exact_match(predicted, gold, expected):
     assert call(binary, [answer(predicted)], [gold]) == [expected]
 
 
+# Name similarity (SPEC §2 `name_similarity`): (gold, predicted, value reward per setting).
+SIBLING_GOLD = {"type": "click", "name": "search_results.aquarius-everyday-5-glass-500ml.title"}
+SEARCH_BOX = {"type": "type_and_submit", "name": "search_input", "text": "glass water bottle"}
+NAME_TABLE = [
+    (SIBLING_GOLD, SIBLING_GOLD, {"rougeL": 1000.0, "item": 1000.0, "exact": 1000.0}),
+    (  # the sibling: 751 of 1,001 with the paper's ROUGE-L
+        SIBLING_GOLD,
+        {"type": "click", "name": "search_results.aquarius-peak-2-glass-500ml.title"},
+        {"rougeL": 750.0, "item": 0.0, "exact": 0.0},
+    ),
+    (  # the right product's other control
+        SIBLING_GOLD,
+        {"type": "click", "name": "search_results.aquarius-everyday-5-glass-500ml.image"},
+        {"rougeL": 1000.0 * 14 / 16, "item": 0.0, "exact": 0.0},
+    ),
+    (  # a wrong separator, a wrong case: the same tokens
+        SIBLING_GOLD,
+        {"type": "click", "name": "search_results.aquarius_everyday_5_glass_500ml.title"},
+        {"rougeL": 1000.0, "item": 1000.0, "exact": 0.0},
+    ),
+    (
+        SIBLING_GOLD,
+        {"type": "click", "name": "search_results.Aquarius-Everyday-5-Glass-500ml.title"},
+        {"rougeL": 1000.0, "item": 1000.0, "exact": 0.0},
+    ),
+    (  # a truncated slug of the right product
+        SIBLING_GOLD,
+        {"type": "click", "name": "search_results.aquarius-everyday-5-glass.title"},
+        {"rougeL": 1000.0 * 14 / 15, "item": 1000.0 * 8 / 9, "exact": 0.0},
+    ),
+    (
+        BUY_NOW,
+        {"type": "click", "name": "add_to_cart.buy_now_button"},
+        {"rougeL": 1000.0 * 10 / 11, "item": 1000.0 * 4 / 5, "exact": 0.0},
+    ),
+    (  # type_and_submit: 0.1 · sim(name) follows the setting too; the text does not
+        SEARCH_BOX,
+        {**SEARCH_BOX, "name": "Search-Input"},
+        {"rougeL": 1000.1, "item": 1000.1, "exact": 1000.0},
+    ),
+]
+
+
+@pytest.mark.parametrize("shape", ["messages", "string"])
+@pytest.mark.parametrize(("gold", "predicted", "values"), NAME_TABLE)
+def test_name_similarity_setting(gold, predicted, values, shape):
+    completion = answer(predicted)
+    for kind, value in values.items():
+        rewards = rewards_for_setting("no_rationale", RewardParams(name_similarity=kind))
+        got = {
+            r.__name__: r(
+                prompts=[[{"role": "user", "content": "Page 1: ..."}]],
+                completions=[as_message(completion) if shape == "messages" else completion],
+                completion_ids=[[1, 2, 3]],
+                gold_action=[json.dumps(gold)],
+                trainer_state=None,
+            )[0]
+            for r in rewards
+        }
+        assert got == pytest.approx(
+            {
+                "format_reward": 0.5,
+                "action_type_reward": 0.3,
+                "attribute_reward": 0.2,
+                "value_reward": value,
+            }
+        ), kind
+
+
+def test_the_binary_reward_and_metric_keep_exact_names_under_every_name_similarity():
+    sibling = answer({"type": "click", "name": SIBLING_GOLD["name"].upper()})
+    for kind in ("rougeL", "item", "exact"):
+        (binary,) = rewards_for_setting("binary", RewardParams(name_similarity=kind))
+        assert call(binary, [sibling, answer(SIBLING_GOLD)], [SIBLING_GOLD] * 2) == [0.0, 1.0]
+
+
+def test_unknown_name_similarity_is_a_clear_error():
+    with pytest.raises(ValueError, match="name_similarity"):
+        RewardParams(name_similarity="fuzzy")
+    assert RewardParams().name_similarity == "rougeL"  # the paper's
+
+
 def test_plain_string_completions_and_dict_gold_work_too():
     reward = build_rewards(["value_reward"])[0]
     assert reward(prompts=["p"], completions=[answer(BUY_NOW)], gold_action=[BUY_NOW]) == [1000.0]
@@ -331,8 +413,20 @@ def hacking_rows():
     return score_policies(hacking["shopworld_steps"](40, 0))
 
 
+@pytest.fixture(scope="module")
+def hacking_steps():
+    from shopr1.shopworld import ShopWorldConfig
+
+    hacking = runpy.run_path(str(ROOT / "benchmarks" / "reward_hacking.py"))
+    slugs = {"name_style": "slug"} if "name_style" in ShopWorldConfig.model_fields else {}
+    return {
+        size: list(hacking["shopworld_steps"](40, 0, ShopWorldConfig(page_size=size, **slugs)))
+        for size in ("compact", "realistic")
+    }
+
+
 def test_constant_policies_earn_far_less_than_the_gold_action(hacking_rows):
-    from shopr1.rewards.hacking import POLICIES
+    from shopr1.rewards.hacking import COLUMNS, POLICIES
 
     gold, oracle, *constant = hacking_rows
     assert gold.exact_match == 1.0 and oracle.exact_match > 0.3
@@ -343,13 +437,49 @@ def test_constant_policies_earn_far_less_than_the_gold_action(hacking_rows):
         assert dars_share < 0.1, row  # far below the gold action with DARS
         assert flat_share < 0.75, row  # and still below it without
         assert flat_share > 2 * dars_share, row  # what DARS buys
+        # a stricter name judgement never pays a constant policy more
+        assert row.mean_reward["shop_r1/exact"] <= row.mean_reward["shop_r1"] + 1e-9, row
+    assert set(gold.mean_reward) == {key for key, _, _ in COLUMNS}
 
 
-def test_reward_hacking_script_prints_the_table(capsys):
+@pytest.mark.parametrize("size", ["compact", "realistic"])
+def test_near_misses_of_a_product_click_under_each_name_similarity(hacking_steps, size):
+    from shopr1.rewards.siblings import NEAR_MISSES, score_near_misses
+
+    gold, *near = score_near_misses(hacking_steps[size])
+    assert [row.policy for row in near] == list(NEAR_MISSES)
+    assert gold.exact_match == 1.0 and gold.mean_reward["shop_r1"] == pytest.approx(1001.0)
+    rows = {row.policy: row.mean_reward for row in near}
+    for row in near:
+        assert row.exact_match == 0.0 and row.steps > 0, row  # the metric: a wrong name
+        assert row.mean_reward["shop_r1/exact"] == pytest.approx(1.0), row  # no value credit
+    most_similar, next_one, other_control, separator, case = rows.values()
+    for sibling in (most_similar, next_one):  # the paper's ROUGE-L pays a sibling; item less
+        assert sibling["shop_r1"] > 100 and sibling["shop_r1/item"] < sibling["shop_r1"]
+    assert next_one["shop_r1/item"] < 0.5 * next_one["shop_r1"]
+    assert other_control["shop_r1"] > 750 and other_control["shop_r1/item"] == pytest.approx(1.0)
+    for variant in (separator, case):  # the same tokens: full credit but for `exact`
+        assert variant["shop_r1"] == variant["shop_r1/item"] == pytest.approx(1001.0)
+
+
+def test_sibling_share_under_each_name_similarity(hacking_steps):
+    from shopr1.rewards.siblings import sibling_share
+
+    for size, steps in hacking_steps.items():
+        rouge, item, exact = (sibling_share(steps, kind) for kind in ("rougeL", "item", "exact"))
+        assert rouge.clicks == item.clicks > rouge.result_clicks > 0
+        assert exact.exposed == 0  # names on a page are distinct
+        assert item.exposed < rouge.exposed, size
+        assert item.result_other_item_exposed <= rouge.result_other_item_exposed, size
+
+
+def test_reward_hacking_script_prints_the_tables(capsys):
     table = runpy.run_path(str(ROOT / "benchmarks" / "reward_hacking.py"))["main"](
-        ["--sessions", "5"]
+        ["--sessions", "5", "--sibling-sessions", "5"]
     )
     assert "| always terminate |" in table and table in capsys.readouterr().out
+    assert "| another product on the page: the most similar name |" in table
+    assert "| compact, slug 3 words |" in table and "| realistic, slug 8 words |" in table
 
 
 def test_first_named_element_in_document_order():

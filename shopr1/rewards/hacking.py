@@ -3,13 +3,16 @@
 A reward can be gamed when a policy that ignores the page earns close to one that gets the
 action right. For each step (gold action + the page it was taken on) this scores fixed
 strategies — always terminate, always click the first named element, always search one text —
-with the real reward functions, with and without DARS. docs/rewards.md shows the table.
+with the real reward functions, with and without DARS, under each name similarity.
+`shopr1.rewards.siblings` does the same for near misses of a product click. docs/rewards.md
+shows the tables.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from shopr1.matching import exact_match
 from shopr1.rewards.components import RewardParams
@@ -17,7 +20,19 @@ from shopr1.rewards.registry import rewards_for_setting
 from shopr1.schema import Action, Prediction
 
 FIXED_QUERY = "running shoes"
-SETTINGS_COMPARED = ("shop_r1", "no_dars")
+# Table columns: (key, reward setting, name similarity); the key is what `mean_reward` holds.
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("shop_r1", "shop_r1", "rougeL"),
+    ("shop_r1/item", "shop_r1", "item"),
+    ("shop_r1/exact", "shop_r1", "exact"),
+    ("no_dars", "no_dars", "rougeL"),
+)
+_COLUMN_TITLES = {
+    "shop_r1": "Shop-R1 (DARS 1000)",
+    "shop_r1/item": "Shop-R1, `item` names",
+    "shop_r1/exact": "Shop-R1, `exact` names",
+    "no_dars": "no DARS",
+}
 
 
 @dataclass(frozen=True)
@@ -27,6 +42,11 @@ class HackingStep:
     gold: Action
     page_html: str
     most_likely: Action | None = None
+
+    @cached_property
+    def names(self) -> list[str]:
+        """The page's element names in document order (parsed once)."""
+        return named_elements(self.page_html)
 
 
 def named_elements(page_html: str, within: str = "") -> list[str]:
@@ -50,7 +70,7 @@ def _terminate(step: HackingStep) -> Action:
 
 
 def _click_first(step: HackingStep) -> Action:
-    return Action(type="click", name=_first(named_elements(step.page_html)))
+    return Action(type="click", name=_first(step.names))
 
 
 def _click_first_in_main(step: HackingStep) -> Action:
@@ -85,59 +105,72 @@ POLICIES: dict[str, Policy] = {
 class HackingRow:
     policy: str
     exact_match: float
-    mean_reward: dict[str, float]  # per reward setting, rationale term excluded (α = 0)
+    mean_reward: dict[str, float]  # per `COLUMNS` key, rationale term excluded (α = 0)
+    steps: int | None = None  # the steps the row was scored on, when not all of them
 
 
 def _completion(action: Action) -> str:
     return Prediction(rationale="I am looking around.", action=action).to_json()
 
 
-def score_policies(
-    steps: Iterable[HackingStep], params: RewardParams | None = None
-) -> list[HackingRow]:
-    """Mean total reward (per setting) and exact match of each policy; the first row predicts gold.
+def score_predictions(
+    predictions: Sequence[Action], golds: Sequence[Action], params: RewardParams | None = None
+) -> tuple[float, dict[str, float]]:
+    """(exact match, mean total reward per `COLUMNS` key) of predictions against gold actions.
 
     The rationale term is left out (α = 0): it needs the policy's logits and is at most a few
     hundredths here, against action rewards of 0.8 to 1001.
     """
+    if not golds:
+        raise ValueError("no steps to score")
+    base = (params or RewardParams()).model_copy(update={"alpha": 0.0})
+    completions = [_completion(p) for p in predictions]
+    gold_json = [g.model_dump_json() for g in golds]
+    totals = {}
+    for key, setting, names in COLUMNS:
+        column = base.model_copy(update={"name_similarity": names})
+        per_component = [
+            r(completions=completions, gold_action=gold_json)
+            for r in rewards_for_setting(setting, column)
+        ]
+        totals[key] = sum(map(sum, per_component)) / len(golds)
+    hits = sum(exact_match(p, g, base.tau) for p, g in zip(predictions, golds, strict=True))
+    return hits / len(golds), totals
+
+
+def score_policies(
+    steps: Iterable[HackingStep], params: RewardParams | None = None
+) -> list[HackingRow]:
+    """Mean total reward (per `COLUMNS` key) and exact match of each policy; the first row
+    predicts gold."""
     steps = list(steps)
     if not steps:
         raise ValueError("no steps to score")
-    base = (params or RewardParams()).model_copy(update={"alpha": 0.0})
     policies: dict[str, Policy] = {"predict the gold action": lambda s: s.gold}
     if all(s.most_likely is not None for s in steps):
         policies["the generator's most likely action (oracle)"] = lambda s: s.most_likely  # type: ignore[return-value]
     policies.update(POLICIES)
-    golds = [s.gold.model_dump_json() for s in steps]
+    golds = [s.gold for s in steps]
     rows = []
     for name, policy in policies.items():
-        predictions = [policy(s) for s in steps]
-        completions = [_completion(p) for p in predictions]
-        totals = {}
-        for setting in SETTINGS_COMPARED:
-            per_component = [
-                r(completions=completions, gold_action=golds)
-                for r in rewards_for_setting(setting, base)
-            ]
-            totals[setting] = sum(map(sum, per_component)) / len(steps)
-        hits = sum(
-            exact_match(p, s.gold, base.tau) for p, s in zip(predictions, steps, strict=True)
-        )
-        exact = hits / len(steps)
+        exact, totals = score_predictions([policy(s) for s in steps], golds, params)
         rows.append(HackingRow(name, exact, totals))
     return rows
 
 
-def hacking_table_markdown(rows: Sequence[HackingRow]) -> str:
-    """Policies against the gold-predicting first row, with DARS (Shop-R1) and without."""
+def hacking_table_markdown(rows: Sequence[HackingRow], first: str = "policy") -> str:
+    """Rows against the gold-predicting first row: mean reward and its share of gold's, per
+    `COLUMNS` (with DARS under each name similarity, and without DARS)."""
     gold = rows[0].mean_reward
-    columns = ["policy", "exact match", "mean reward, Shop-R1 (DARS 1000)", "share of gold"]
-    columns += ["mean reward, no DARS", "share of gold"]
+    counted = any(row.steps is not None for row in rows)
+    columns = [first] + ["steps"] * counted + ["exact match"]
+    for key, _, _ in COLUMNS:
+        columns += [f"mean reward, {_COLUMN_TITLES[key]}", "share of gold"]
     lines = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
     for row in rows:
-        cells = [f"{100 * row.exact_match:.1f}%"]
-        for setting in SETTINGS_COMPARED:
-            value = row.mean_reward[setting]
-            cells += [f"{value:.3f}", f"{100 * value / gold[setting]:.1f}%"]
+        cells = [str(row.steps or "")] * counted + [f"{100 * row.exact_match:.1f}%"]
+        for key, _, _ in COLUMNS:
+            value = row.mean_reward[key]
+            cells += [f"{value:.3f}", f"{100 * value / gold[key]:.1f}%"]
         lines.append(f"| {row.policy} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
