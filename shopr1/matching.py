@@ -128,10 +128,12 @@ def split_name(name: str) -> tuple[str, str, str]:
 
 
 @lru_cache(maxsize=65536)
-def _frame(name: str) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...], str]:
-    # What `item_similarity` requires equal, as tokens (the dots kept: they are structure).
+def _item_parts(name: str) -> tuple[tuple[Any, ...], str, tuple[str, ...]]:
+    # (what `item_similarity` requires equal, as tokens with the dots kept: they are structure;
+    # the item; its tokens)
     section, item, control = split_name(name)
-    return tuple(tokenize(part) for part in section.split(".")), tokenize(control), item
+    frame = (tuple(tokenize(part) for part in section.split(".")), tokenize(control))
+    return frame, item, tokenize(item)
 
 
 def item_similarity(prediction: str, reference: str) -> float:
@@ -157,11 +159,15 @@ def item_similarity(prediction: str, reference: str) -> float:
     """
     if prediction.strip() == reference.strip():
         return 1.0 if present(prediction) else 0.0  # the same name, even one without tokens
-    section, control, item = _frame(prediction)
-    gold_section, gold_control, gold_item = _frame(reference)
-    if section != gold_section or control != gold_control:
+    frame, item, tokens = _item_parts(prediction)
+    gold_frame, gold_item, gold_tokens = _item_parts(reference)
+    if frame != gold_frame:
         return 0.0
-    return rouge_l(item, gold_item)
+    if not tokens or not gold_tokens:
+        return rouge_l(item, gold_item)  # its edge cases
+    if tokens == gold_tokens:
+        return 1.0
+    return 2.0 * lcs_length(gold_tokens, tokens) / (len(tokens) + len(gold_tokens))
 
 
 def exact_name(prediction: str, reference: str) -> float:
