@@ -128,34 +128,34 @@ SHOPWORLD_RESULTS = """<html><head><title>ShopWorld: trail shoes</title></head><
 <a name="header.home">ShopWorld</a> <a name="header.location">Deliver to New York 10001</a>
 <a name="header.account">Hello, sign in · Account &amp; Lists</a> <a name="header.orders">Returns &amp; Orders</a>
 <input name="search_input" value="trail shoes" type="text" placeholder="Search ShopWorld"><button name="search_button">Search</button>
-<a name="header.cart">Cart (1)</a><div><a name="nav.categories.running-shoes">Running Shoes</a>
-<a name="nav.categories.t-shirts">T-Shirts</a> <a name="nav.deals">Today's Deals</a> <a name="nav.gift_cards">Gift Cards</a></div></header>
-<nav><a name="nav.back">Back</a> <a name="breadcrumbs.home">Home</a> › <a name="breadcrumbs.categories.running-shoes">Running Shoes</a></nav>
+<a name="header.cart">Cart (1)</a><div><a name="nav.categories.running_shoes">Running Shoes</a>
+<a name="nav.categories.t_shirts">T-Shirts</a> <a name="nav.deals">Today's Deals</a> <a name="nav.gift_cards">Gift Cards</a></div></header>
+<nav><a name="nav.back">Back</a> <a name="breadcrumbs.home">Home</a> › <a name="breadcrumbs.categories.running_shoes">Running Shoes</a></nav>
 <main><aside><div><b>Brand</b> <a name="refinements.brand.stridex">Stridex (12)</a> <a name="refinements.brand.velora">Velora (3)</a></div>
 <div><b>Department</b> <a name="refinements.gender.men" aria-checked="true">Men (9)</a></div>
-<div><b>Price</b> <a name="refinements.price.50-to-100">$50 to $100 (7)</a> <a name="refinements.price.200-and-up">$200 &amp; Above (1)</a></div>
-<div><b>Customer Reviews</b> <a name="refinements.rating.4-and-up">4 Stars &amp; Up (8)</a></div></aside>
+<div><b>Price</b> <a name="refinements.price.50_to_100">$50 to $100 (7)</a> <a name="refinements.price.200_and_up">$200 &amp; Above (1)</a></div>
+<div><b>Customer Reviews</b> <a name="refinements.rating.4_and_up">4 Stars &amp; Up (8)</a></div></aside>
 <p>1-2 of 14 results for "trail shoes"</p><div>Sort by: <a name="sort.relevance" aria-checked="true">Featured</a>
 <a name="sort.price_low_to_high">Price: Low to High</a> <a name="sort.avg_rating">Avg. Customer Review</a></div>
-<ol><li><div><a name="search_results.stridex-pace-2-mens-trail.image">Stridex Pace 2 Men's Trail Running Shoes product image</a>
-<h3><a name="search_results.stridex-pace-2-mens-trail.title">Stridex Pace 2 Men's Trail Running Shoes - Lightweight</a></h3>
+<ol><li><div><a name="search_results.stridex_pace_2_mens_trail.image">Stridex Pace 2 Men's Trail Running Shoes product image</a>
+<h3><a name="search_results.stridex_pace_2_mens_trail.title">Stridex Pace 2 Men's Trail Running Shoes - Lightweight</a></h3>
 <div>4.6 out of 5 stars · 1,204 ratings</div><div>$89.99</div></div></li>
-<li><div><a name="search_results.velora-glide-mens-trail-running.image">Velora Glide Men's Trail Running Shoes product image</a>
-<h3><a name="search_results.velora-glide-mens-trail-running.title">Velora Glide Men's Trail Running Shoes - Wide Toe Box</a></h3>
+<li><div><a name="search_results.velora_glide_mens_trail_running.image">Velora Glide Men's Trail Running Shoes product image</a>
+<h3><a name="search_results.velora_glide_mens_trail_running.title">Velora Glide Men's Trail Running Shoes - Wide Toe Box</a></h3>
 <div>$64.00</div></div></li></ol>
 <div><a name="pagination.page_1" aria-checked="true">1</a> <a name="pagination.page_2">2</a> <a name="pagination.next">Next</a></div>
-<div><b>Related searches</b> <a name="suggestions.womens-running-shoes">women's running shoes</a></div></main>
+<div><b>Related searches</b> <a name="suggestions.womens_running_shoes">women's running shoes</a></div></main>
 <footer><a name="footer.get_to_know_us">Get to Know Us</a> <a name="footer.returns_replacements">Returns &amp; Replacements</a></footer>
 </body></html>"""
 
 SHOPWORLD_PRODUCT = """<html><body><header><a name="header.home">ShopWorld</a> <input name="search_input" value="">
 <button name="search_button">Search</button> <a name="header.cart">Cart (0)</a></header>
 <main><h1>Threadline Crew Men's Slim Fit T-Shirt</h1><p>Brand: Threadline · 4.4★ <a name="product.reviews">312 reviews</a></p>
-<p>$19.99</p><div>Color: <a name="product.options.color.navy">Navy</a> <a name="product.options.color.rose-gold">Rose Gold</a></div>
+<p>$19.99</p><div>Color: <a name="product.options.color.navy">Navy</a> <a name="product.options.color.rose_gold">Rose Gold</a></div>
 <div>Size: <a name="product.options.size.S">S</a> <a name="product.options.size.XL" aria-checked="true">XL</a></div>
 <label>Qty <input name="product.quantity" value="1"></label> <button name="product.add_to_cart">Add to Cart</button>
 <button name="product.buy_now">Buy Now</button><h2>Products related to this item</h2>
-<ul><li><a name="related.basix-core-mens-slim-fit.title">Basix Core Men's Slim Fit T-Shirt</a> $14.99</li></ul></main></body></html>"""
+<ul><li><a name="related.basix_core_mens_slim_fit.title">Basix Core Men's Slim Fit T-Shirt</a> $14.99</li></ul></main></body></html>"""
 
 
 @pytest.mark.parametrize("page", [SHOPWORLD_RESULTS, SHOPWORLD_PRODUCT], ids=["results", "product"])
@@ -289,7 +289,7 @@ def test_property_never_raises_and_names_are_consistent(raw, budget):
 def test_builtin_rules_load():
     generic, shopworld = load_rules("generic"), load_rules("shopworld")
     assert "search_results" in generic.section_keywords
-    assert shopworld.slug_separator == "-" and shopworld.section_keywords == generic.section_keywords
+    assert shopworld.slug_separator == generic.slug_separator == "_" and shopworld.section_keywords == generic.section_keywords
 
 
 @pytest.mark.parametrize("body, message", [

@@ -22,6 +22,14 @@ from shopr1.schema import ACTION_TYPES, Session
 # A final click counts as a purchase when its element name says so (ShopWorld: product.buy_now,
 # cart.checkout; real sites: place_order, purchase ...).
 PURCHASE_NAME = re.compile(r"(^|[._\-])(buy_now|buy|checkout|place_order|purchase)([._\-]|$)", re.IGNORECASE)
+
+
+def is_purchase_name(name: str | None) -> bool:
+    """Whether an element's name says clicking it buys: the one definition of a purchase control
+    (ShopWorld ends its sessions by it, the raw contract checks final clicks by it)."""
+    return bool(PURCHASE_NAME.search(name or ""))
+
+
 STEP_KEYS = ("page_html", "raw_html", "url", "timestamp", "action", "rationale")
 
 
@@ -30,7 +38,7 @@ def is_purchase(step: dict[str, Any]) -> bool:
     action = step.get("action") or {}
     if action.get("type") != "click":
         return False
-    return step.get("click_type") == "purchase" or bool(PURCHASE_NAME.search(str(action.get("name") or "")))
+    return step.get("click_type") == "purchase" or is_purchase_name(str(action.get("name") or ""))
 
 
 def _blank(value: Any) -> bool:

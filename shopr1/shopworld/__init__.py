@@ -1,26 +1,29 @@
 """ShopWorld: seeded synthetic shopping sessions in the canonical format, with the shopper
-policy's action distribution at every step (hence an oracle ceiling for any split).
+policy's action distribution at every step (hence oracle and goal-blind ceilings for any split).
 
-    >>> from shopr1.shopworld import iter_shopworld
-    >>> session, rows = next(iter_shopworld(1, seed=0))
-    >>> session.steps[0].url, len(rows) == len(session.steps)
-    ('https://shopworld.example/', True)
+    >>> from shopr1.shopworld import ShopWorldConfig, iter_shopworld
+    >>> session, rows = next(iter_shopworld(1, seed=0, config=ShopWorldConfig(preset="paper-like")))
+    >>> session.steps[0].url, len(rows) == len(session.steps), rows[0]["step_kind"]
+    ('https://shopworld.example/', True, 'home')
 """
 
-from shopr1.shopworld.config import ActionMix, Behaviour, ShopWorldConfig, TypeWeights
+from shopr1.shopworld.config import PRESETS, ActionMix, Behaviour, Entry, ShopWorldConfig, TypeWeights
 from shopr1.shopworld.generate import (
     GENERATOR_VERSION,
     iter_shopworld,
     write_shopworld,
 )
-from shopr1.shopworld.oracle import oracle_ceiling, step_oracle
+from shopr1.shopworld.oracle import ceilings, oracle_ceiling, step_oracle
 
 __all__ = [
     "GENERATOR_VERSION",
+    "PRESETS",
     "ActionMix",
     "Behaviour",
+    "Entry",
     "ShopWorldConfig",
     "TypeWeights",
+    "ceilings",
     "iter_shopworld",
     "oracle_ceiling",
     "step_oracle",

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from shopr1.html.words import SLUG_SEPARATOR, slugify
 from shopr1.shopworld.categories import CATEGORIES, CATEGORY_BY_SLUG, COLORS, Category
 from shopr1.shopworld.rng import derived_rng
 
@@ -43,10 +44,6 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-def slugify(text: str) -> str:
-    return "-".join(words(text))
-
-
 @dataclass(eq=False)
 class Product:
     id: int
@@ -69,7 +66,7 @@ class Product:
 
     @property
     def brand_slug(self) -> str:
-        return slugify(self.brand)
+        return slugify(self.brand, max_words=12, max_chars=200)
 
     @property
     def spec(self) -> Category:
@@ -194,10 +191,11 @@ def build_catalog(seed: int, size: int, slug_words: int) -> Catalog:
                 break
         taken_models.add((spec.brands[brand_index], model))
         product = _product(rng, pid, spec, brand_index, model)
-        slug_base = words(f"{product.short_title} {' '.join(product.features)}")[:slug_words]
-        slug, n = "-".join(slug_base), 2
+        text = f"{product.short_title} {' '.join(product.features)}"
+        slug = slugify(text, max_words=slug_words, max_chars=1000)
+        base, n = slug.split(SLUG_SEPARATOR), 2
         while slug in taken_slugs:  # only when a short slug limit truncates brand + model
-            slug, n = "-".join(slug_base[: slug_words - 1] + [str(n)]), n + 1
+            slug, n = SLUG_SEPARATOR.join(base[: slug_words - 1] + [str(n)]), n + 1
         taken_slugs.add(slug)
         product.slug = slug
         products.append(product)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shopr1.html.words import SLUG_SEPARATOR
+
 
 @dataclass(frozen=True)
 class Value:
@@ -47,24 +49,29 @@ class Category:
 COLORS: dict[str, str] = {
     "black": "Black", "white": "White", "red": "Red", "blue": "Blue", "grey": "Grey",
     "green": "Green", "orange": "Orange", "pink": "Pink", "navy": "Navy", "yellow": "Yellow",
-    "silver": "Silver", "rose-gold": "Rose Gold", "stainless-steel": "Stainless Steel",
+    "silver": "Silver", "rose_gold": "Rose Gold", "stainless_steel": "Stainless Steel",
     "purple": "Purple",
 }
 
 # (slug, label, low, high): fixed ranges, as many stores show them whatever the query.
 PRICE_BUCKETS: tuple[tuple[str, str, float, float], ...] = (
-    ("under-25", "Under $25", 0.0, 25.0),
-    ("25-to-50", "$25 to $50", 25.0, 50.0),
-    ("50-to-100", "$50 to $100", 50.0, 100.0),
-    ("100-to-200", "$100 to $200", 100.0, 200.0),
-    ("200-and-up", "$200 & Above", 200.0, float("inf")),
+    ("under_25", "Under $25", 0.0, 25.0),
+    ("25_to_50", "$25 to $50", 25.0, 50.0),
+    ("50_to_100", "$50 to $100", 50.0, 100.0),
+    ("100_to_200", "$100 to $200", 100.0, 200.0),
+    ("200_and_up", "$200 & Above", 200.0, float("inf")),
 )
 # fmt: on
 
 
 def _attr(key: str, label: str, *values: str) -> Attribute:
     """Values as "slug|Label|Adj|post phrase" (post optional)."""
-    return Attribute(key, label, tuple(Value(*v.split("|")) for v in values))
+    return Attribute(key, label, tuple(Value(*_slugged(v.split("|"))) for v in values))
+
+
+def _slugged(parts: list[str]) -> list[str]:
+    """The data below writes slugs with hyphens; element names use the one slug separator."""
+    return [parts[0].replace("-", SLUG_SEPARATOR), *parts[1:]]
 
 
 def _category(
@@ -78,7 +85,7 @@ def _category(
     features: str,
 ) -> Category:
     """`names` is "slug|Label|noun|Title Noun"; lists are space- (features: |-) separated."""
-    slug, label, noun, title_noun = names.split("|")
+    slug, label, noun, title_noun = _slugged(names.split("|"))
     return Category(
         slug,
         label,
@@ -132,7 +139,7 @@ CATEGORIES: tuple[Category, ...] = (
                "wired|Wired|Wired|with cable"),
          _attr("style", "Style", "over-ear|Over-Ear|Over-Ear", "in-ear|In-Ear|In-Ear",
                "on-ear|On-Ear|On-Ear")),
-        "black white silver blue rose-gold", "", (89.0, 0.55),
+        "black white silver blue rose_gold", "", (89.0, 0.55),
         "Sonora Aerosonic Bassline Echelon Quietude Voxel",
         "Pulse Aura Studio Flow Halo Quantum Muse Nimbus Vibe",
         "Noise Cancelling|40h Battery|Built-In Mic|Fast Charging|Foldable|Deep Bass",
@@ -154,7 +161,7 @@ CATEGORIES: tuple[Category, ...] = (
                "12-cup|12 Cups|12-Cup"),
          _attr("type", "Type", "drip|Drip|Drip", "espresso|Espresso|Espresso",
                "single-serve|Single-Serve|Single-Serve")),
-        "black stainless-steel white red", "", (69.0, 0.6),
+        "black stainless_steel white red", "", (69.0, 0.6),
         "Brewster Crema Morningstar Kaffeina Percola Roastwell",
         "Classic Barista Aroma Express Daybreak Velvet Bold Artisan",
         "Programmable|Auto Shut-Off|Reusable Filter|Keep Warm Plate|Thermal Carafe|Milk Frother",

@@ -27,7 +27,8 @@ def color_names(product: Product, sep: str = ", ") -> str:
     return sep.join(COLORS[c] for c in product.colors)
 
 
-def compact_card(prefix: str, p: Product) -> str:
-    """One line per product: linked short title, price, rating, review count."""
-    title = link(f"{prefix}.{p.slug}.title", p.short_title)
+def compact_card(prefix: str, p: Product, name: str) -> str:
+    """One line per product: linked short title, price, rating, review count (`name`: the item's
+    name part on this page, see `naming.item_names`)."""
+    title = link(f"{prefix}.{name}.title", p.short_title)
     return f"{title} {money(p.price)} · {p.rating:.1f}★ ({p.review_count:,})"

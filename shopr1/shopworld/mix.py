@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from shopr1.shopworld.config import ActionMix, ShopWorldConfig, TypeWeights
+from shopr1.shopworld.simulate import MixCounter, World, simulate
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +20,6 @@ def measure_mix(
     config: ShopWorldConfig, seed: int = 0, sessions: int = 600, purpose: str = "pilot"
 ) -> dict[str, float]:
     """The action mix of `sessions` unrendered sessions (a fast estimate)."""
-    from shopr1.shopworld.generate import MixCounter, World, simulate
-
     world = World(seed, config.model_copy(update={"target_mix": None}))
     counter = MixCounter()
     for index in range(sessions):

@@ -16,7 +16,6 @@ from shopr1.shopworld.search import Facet, SearchRequest
 
 Options = tuple[tuple[str, str], ...]
 CartItem = tuple[int, int, Options]  # product id, quantity, chosen options
-TERMINAL_NAMES = frozenset({"product.buy_now", "cart.checkout"})
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,16 @@
 probability distribution over concrete actions, from which the step's action is sampled.
 
 Behaviours get weights (click a fitting result, refine, paginate, search again, choose options,
-buy, go back, ...); leaving (`terminate`) gets a hazard that grows once patience runs out or
-nothing fits the budget; then the per-type multipliers of the config tilt the mix. The recorded
-distribution is therefore exactly what generated the data: max_a P(a) is the oracle's chance.
+buy, go back, ...); leaving (`terminate`) gets a hazard that depends on whether what is shown
+fits the goal, and grows once patience runs out or nothing fits the budget; then the per-type
+multipliers of the config tilt the mix. The recorded distribution is therefore exactly what
+generated the data: max_a P(a) is the oracle's chance.
 """
 
 from __future__ import annotations
 
-from shopr1.shopworld.catalog import slugify
 from shopr1.shopworld.config import ShopWorldConfig
+from shopr1.shopworld.naming import item_names, suggestion_name
 from shopr1.shopworld.pages import CartView, HomeView, ProductView, ResultsView, View
 from shopr1.shopworld.shopper import Shopper
 
@@ -40,6 +41,17 @@ class Policy:
             "terminate": tw.terminate,
         }
 
+    def fits(self, view: View, shopper: Shopper) -> bool | None:
+        """Whether what the page shows fits the goal: a fitting unseen result on a results page,
+        a fitting product on its page (None on pages without products to judge)."""
+        if isinstance(view, ResultsView):
+            return any(
+                shopper.misses(p) == 0 and p.id not in shopper.visited for p in view.items
+            )
+        if isinstance(view, ProductView):
+            return shopper.misses(view.product) == 0
+        return None
+
     def distribution(
         self, view: View, shopper: Shopper, step: int, can_back: bool
     ) -> list[tuple[ActionKey, float]]:
@@ -61,7 +73,7 @@ class Policy:
         else:
             self._cart(view, add)
         if not isinstance(view, HomeView):
-            add(BACK, self.b.back * 0.1)
+            add(BACK, self.b.back * 0.1 * self.b.noise)
         hazard = self._hazard(view, shopper, step) if weights else 1.0
         total = sum(weights.values())
         tilted = [
@@ -73,11 +85,12 @@ class Policy:
 
     def _hazard(self, view: View, shopper: Shopper, step: int) -> float:
         b = self.b
-        base = b.terminate_base
         if isinstance(view, HomeView):
             base = b.bounce
         elif isinstance(view, CartView):
             base = b.abandon_cart
+        else:
+            base = b.terminate_when_fits if self.fits(view, shopper) else b.terminate_base
         overdue = max(0, step + 1 - shopper.persona.patience)
         stay = (1 - base) * (1 - b.impatience) ** overdue
         if isinstance(view, ResultsView) and all(
@@ -90,27 +103,29 @@ class Policy:
         for query, w in shopper.queries:
             add(_search(query), self.b.search_on_home * w)
         add(_click(f"home.categories.{shopper.goal.category}"), 1 - self.b.search_on_home)
-        for product in view.deals:
+        names = item_names(view.deals, self.config.name_style)
+        for product, name in zip(view.deals, names, strict=True):
             if shopper.misses(product) == 0:
-                add(_click(f"deals.{product.slug}.title"), 0.1)
+                add(_click(f"deals.{name}.title"), 0.1)
 
     def _results(self, view: ResultsView, shopper: Shopper, add) -> None:
         b, pickiness, compact = self.b, shopper.persona.pickiness, self.config.compact
         good = close = False
-        for rank, product in enumerate(view.items):
+        names = item_names(view.items, self.config.name_style)
+        for rank, (product, name) in enumerate(zip(view.items, names, strict=True)):
             misses, seen = shopper.misses(product), product.id in shopper.visited
             good |= misses == 0 and not seen
             close |= misses <= 1 and not seen
             if misses == 0:
-                w = 0.08 if seen else 1.0
+                w = 0.08 if seen else b.fitting_click
             elif misses == 1:
                 w = b.distractor_click * (1 - pickiness) * (0.2 if seen else 1.0)
             else:
-                w = 0.02
-            w *= 0.8**rank  # position bias
-            add(_click(f"search_results.{product.slug}.title"), w if compact else 0.8 * w)
+                w = 0.02 * b.noise
+            w *= b.position_bias**rank
+            add(_click(f"search_results.{name}.title"), w if compact else 0.8 * w)
             if not compact:
-                add(_click(f"search_results.{product.slug}.image"), 0.2 * w)
+                add(_click(f"search_results.{name}.image"), 0.2 * w)
         req = view.key.request
         helpful = [
             (f.key, v.value)
@@ -129,15 +144,15 @@ class Policy:
         ):
             add(_click("sort.price_low_to_high"), 0.3)
         if req.page < view.pages:
-            add(_click("pagination.next"), b.paginate if not good else 0.04)
+            add(_click("pagination.next"), b.paginate if not good else 0.04 * b.noise)
         research = (
             b.research if not close else b.research_when_close if not good else b.research_when_good
         )
         # A "related searches" link that names something they want is a shortcut to typing it.
         for query, key, value in view.suggestions:
             if shopper.goal.want(key) == value and query not in shopper.used_queries:
-                add(_click(f"suggestions.{slugify(query)}"), 0.15 * research)
-        for query, w in shopper.unused_queries():
+                add(_click(suggestion_name(query)), 0.15 * research)
+        for query, w in shopper.next_queries(req.query, b.refine_query):
             add(_search(query), research * w)
 
     def _product(self, view: ProductView, shopper: Shopper, add) -> None:
@@ -169,11 +184,12 @@ class Policy:
             )
         if misses:
             add(BACK, b.back * (1.0 if misses == 1 else 1.4))
-            for query, w in shopper.unused_queries():
+            for query, w in shopper.next_queries(shopper.last_query, b.refine_query):
                 add(_search(query), b.research * (0.2 if misses == 1 else 0.45) * w)
-            for rank, related in enumerate(view.related):
+            names = item_names(view.related, self.config.name_style)
+            for rank, (related, name) in enumerate(zip(view.related, names, strict=True)):
                 if shopper.misses(related) == 0 and related.id not in shopper.visited:
-                    add(_click(f"related.{related.slug}.title"), 0.15 * 0.8**rank)
+                    add(_click(f"related.{name}.title"), 0.15 * 0.8**rank)
 
     def _cart(self, view: CartView, add) -> None:
         if view.lines:

@@ -7,10 +7,13 @@ Every interactable element carries a unique dotted `name` (SPEC §1); nothing el
 
 from __future__ import annotations
 
+from datetime import date
+
+from shopr1.html.words import slugify
 from shopr1.shopworld import realistic
-from shopr1.shopworld.catalog import words
 from shopr1.shopworld.categories import CATEGORY_BY_SLUG, COLORS
 from shopr1.shopworld.markup import color_names, compact_card, esc, link, money
+from shopr1.shopworld.naming import item_names
 from shopr1.shopworld.pages import CartView, HomeView, ProductView, ResultsView, View
 from shopr1.shopworld.search import SORTS
 from shopr1.shopworld.text import reviews
@@ -44,9 +47,21 @@ _FOOTER = (
 )
 
 
-def render(view: View, *, compact: bool, seed: int, cart_count: int, can_back: bool) -> str:
-    """The whole page as one HTML string (`seed` seeds the catalog's prose)."""
-    title, crumbs, body = _body(view, compact, seed)
+def render(
+    view: View,
+    *,
+    compact: bool,
+    seed: int,
+    cart_count: int,
+    can_back: bool,
+    name_style: str = "slug",
+    today: date = date(2025, 1, 1),
+    opened: date = date(2025, 1, 1),
+) -> str:
+    """The whole page as one HTML string (`seed` seeds the catalog's prose; `today` is the visit's
+    date, for delivery promises; `opened` the store's first day: every review predates it)."""
+    cal = realistic.Calendar(today, opened, name_style)
+    title, crumbs, body = _body(view, compact, seed, cal)
     query = view.key.request.query if isinstance(view, ResultsView) else ""
     back = link("nav.back", "Back") + " " if can_back else ""
     nav = f"<nav>{back}{' › '.join(crumbs)}</nav>" if (back or crumbs) else ""
@@ -56,7 +71,7 @@ def render(view: View, *, compact: bool, seed: int, cart_count: int, can_back: b
         if compact
         else (
             "<footer>"
-            + " ".join(link(f"footer.{'_'.join(words(t))}", t) for t in _FOOTER)
+            + " ".join(link(f"footer.{slugify(t, 12, 200)}", t) for t in _FOOTER)
             + "<p>© 2025 ShopWorld, Inc. or its affiliates</p></footer>"
         )
     )
@@ -82,10 +97,13 @@ def _header(compact: bool, cart_count: int, query: str) -> str:
     return f"<header>{logo} {extras} {search} {cart}<div>{cats} {more}</div></header>"
 
 
-def _body(view: View, compact: bool, seed: int) -> tuple[str, list[str], str]:
+def _body(
+    view: View, compact: bool, seed: int, cal: realistic.Calendar
+) -> tuple[str, list[str], str]:
     """(page title, breadcrumb parts, main body)."""
     if isinstance(view, HomeView):
-        return "ShopWorld: online shopping", [], _home(view) if compact else realistic.home(view)
+        body = _home(view, cal.names) if compact else realistic.home(view, cal)
+        return "ShopWorld: online shopping", [], body
     home = link("breadcrumbs.home", "Home")
     if isinstance(view, ResultsView):
         req = view.key.request
@@ -98,27 +116,31 @@ def _body(view: View, compact: bool, seed: int) -> tuple[str, list[str], str]:
         return (
             f"ShopWorld: {req.query or label}",
             crumbs + ["Results" if compact else esc(label)],
-            _results(view, compact),
+            _results(view, compact, cal),
         )
     if isinstance(view, ProductView):
         p = view.product
         crumbs = [home, link(f"breadcrumbs.categories.{p.category}", p.spec.label)]
-        return p.title, crumbs + ([] if compact else [esc(p.brand)]), _product(view, compact, seed)
-    return "ShopWorld Shopping Cart", [home, "Cart"], _cart(view, compact)
+        body = _product(view, compact, seed, cal)
+        return p.title, crumbs + ([] if compact else [esc(p.brand)]), body
+    return "ShopWorld Shopping Cart", [home, "Cart"], _cart(view, compact, cal.names)
 
 
-def _home(view: HomeView) -> str:
+def _home(view: HomeView, name_style: str) -> str:
     cats = "".join(
         f"<li>{link(f'home.categories.{c.slug}', c.label)}</li>" for c in view.categories
     )
-    deals = "".join(f"<li>{compact_card('deals', p)}</li>" for p in view.deals)
+    deals = "".join(
+        f"<li>{compact_card('deals', p, n)}</li>"
+        for p, n in zip(view.deals, item_names(view.deals, name_style), strict=True)
+    )
     return (
         f"<main><h2>Shop by category</h2><ul>{cats}</ul>"
         f"<h2>Today's deals</h2><ul>{deals}</ul></main>"
     )
 
 
-def _results(view: ResultsView, compact: bool) -> str:
+def _results(view: ResultsView, compact: bool, cal: realistic.Calendar) -> str:
     req = view.key.request
     what = f' for "{esc(req.query)}"' if req.query and not compact else ""
     span = f"{view.offset + 1}-{view.offset + len(view.items)}" if view.items else "0"
@@ -144,10 +166,10 @@ def _results(view: ResultsView, compact: bool) -> str:
     )
     if view.items:
         cards = (
-            f"{compact_card('search_results', p)} · {color_names(p, '/')}"
+            f"{compact_card('search_results', p, n)} · {color_names(p, '/')}"
             if compact
-            else realistic.card("search_results", p)
-            for p in view.items
+            else realistic.card("search_results", p, n, cal)
+            for p, n in zip(view.items, item_names(view.items, cal.names), strict=True)
         )
         listing = "<ol>" + "".join(f"<li>{c}</li>" for c in cards) + "</ol>"
     else:
@@ -170,7 +192,7 @@ def _pagination(page: int, pages: int, compact: bool) -> str:
     return "<div>" + " ".join(parts) + "</div>"
 
 
-def _product(view: ProductView, compact: bool, seed: int) -> str:
+def _product(view: ProductView, compact: bool, seed: int, cal: realistic.Calendar) -> str:
     p, key = view.product, view.key
     options = [("color", "Color", [(c, COLORS[c]) for c in p.colors])] + (
         [("size", "Size", [(s, s) for s in p.sizes])] if p.sizes else []
@@ -185,10 +207,10 @@ def _product(view: ProductView, compact: bool, seed: int) -> str:
         f'<label>Qty <input name="product.quantity" value="{key.quantity}"></label> {_BUY_BUTTONS}'
     )
     if not compact:
-        return realistic.product(view, opts, buy, seed)
+        return realistic.product(view, opts, buy, seed, cal)
     feats = "".join(f"<li>{esc(f)}</li>" for f in p.features)
     revs = (
-        "".join(f"<p>{r.stars}★ {esc(r.body)}</p>" for r in reviews(p, seed, 2, True))
+        "".join(f"<p>{r.stars}★ {esc(r.body)}</p>" for r in reviews(p, seed, 2, True, cal.opened))
         if key.reviews_open
         else ""
     )
@@ -199,12 +221,13 @@ def _product(view: ProductView, compact: bool, seed: int) -> str:
     )
 
 
-def _cart(view: CartView, compact: bool) -> str:
+def _cart(view: CartView, compact: bool, name_style: str) -> str:
     lines = []
-    for p, qty, opts in view.lines:
+    names = item_names([p for p, _, _ in view.lines], name_style)
+    for (p, qty, opts), name in zip(view.lines, names, strict=True):
         chosen = "".join(f" · {o.title()}: {COLORS.get(v, v)}" for o, v in opts)
-        title = link(f"cart.items.{p.slug}.title", p.short_title if compact else p.title)
-        remove = link(f"cart.items.{p.slug}.remove", "Delete")
+        title = link(f"cart.items.{name}.title", p.short_title if compact else p.title)
+        remove = link(f"cart.items.{name}.remove", "Delete")
         lines.append(f"<li>{title} Qty {qty}{chosen} · {money(p.price * qty)} {remove}</li>")
     count = sum(q for _, q, _ in view.lines)
     items = f"{count} item{'s' if count != 1 else ''}"

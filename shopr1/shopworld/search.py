@@ -88,7 +88,7 @@ def _facets(products: tuple[Product, ...], category: str | None) -> tuple[Facet,
         Facet("color", "Color", tuple(FacetValue(c, COLORS[c], n) for c, n in colors.most_common()))
     )
     rated = sum(p.rating >= 4.0 for p in products)
-    stars = (FacetValue("4-and-up", "4 Stars & Up", rated),) if rated else ()
+    stars = (FacetValue("4_and_up", "4 Stars & Up", rated),) if rated else ()
     facets.append(Facet("rating", "Customer Reviews", stars))
     return tuple(f for f in facets if f.values)
 

@@ -12,8 +12,9 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shopr1.shopworld.catalog import Catalog, Product
+from shopr1.shopworld.catalog import Catalog, Product, tokens
 from shopr1.shopworld.categories import CATEGORY_BY_SLUG, COLORS, PRICE_BUCKETS
+from shopr1.shopworld.rng import sample_index as sample_weighted
 
 # Relative popularity of the phrasing templates in `paraphrases` (most people type the first).
 _TEMPLATE_WEIGHTS = (0.34, 0.2, 0.16, 0.13, 0.1, 0.07)
@@ -47,6 +48,7 @@ class Shopper:
     queries: list[tuple[str, float]]
     used_queries: set[str] = field(default_factory=set)
     visited: set[int] = field(default_factory=set)
+    last_query: str = ""
 
     def misses(self, product: Product) -> int:
         """How many wishes a product fails (0 fits, 1 is a near miss); other categories fail all."""
@@ -70,6 +72,31 @@ class Shopper:
         fresh = [(q, w) for q, w in self.queries if q not in self.used_queries]
         return fresh or broader_queries(self.goal)
 
+    def next_queries(self, current: str, refine_share: float) -> list[tuple[str, float]]:
+        """What they would type next after `current`: with `refine_share`, `current` extended by
+        one wish it does not say yet (people add a word rather than start over); otherwise, or
+        when it already says everything, another phrasing of the whole intent."""
+        fresh = self.unused_queries()
+        have = set(tokens(current))
+        missing = [m for m in _mods(self.goal) if not set(tokens(m.adj)) <= have]
+        extended = [q for q in (_phrase(m.adj, current) for m in missing) if q not in self.used_queries]
+        if not current or not extended or refine_share <= 0:
+            return fresh
+        out: dict[str, float] = {}
+        for q in extended:
+            out[q] = out.get(q, 0.0) + refine_share / len(extended)
+        for q, w in fresh:
+            out[q] = out.get(q, 0.0) + (1 - refine_share) * w
+        return list(out.items())
+
+    def landing_query(self, rng: random.Random, broad: float) -> str:
+        """The query a search engine sends them in with: one of their phrasings, or (with
+        chance `broad`) the whole intent less one wish."""
+        if rng.random() < broad and len(self.goal.wants) > 1:
+            options = [q for q, _ in broader_queries(self.goal) if q != _noun(self.goal)]
+            return rng.choice(options or [_noun(self.goal)])
+        return self.queries[sample_weighted(rng, [w for _, w in self.queries])][0]
+
     def record(self) -> dict[str, Any]:
         """The persona as written into the session log (goal included when asked for)."""
         return {
@@ -83,19 +110,45 @@ def _nice_budget(x: float) -> float:
     return float(max(step, math.ceil(x / step) * step))
 
 
-def sample_shopper(rng: random.Random, catalog: Catalog) -> Shopper:
-    """A goal modelled on a real catalog product (so most goals can be met), and a persona."""
-    anchor = rng.choice(catalog.products)
+def _wishes(
+    rng: random.Random, anchor: Product, free: bool, chances: tuple[float, float]
+) -> list[tuple[str, str]]:
+    """Wished attributes (and colour, brand): the anchor's own, or (`free`) any of its department's."""
     spec = anchor.spec
     keys = [a.key for a in spec.attributes]
+    values = {a.key: [v.value for v in a.values] for a in spec.attributes}
     wants = [
-        (k, anchor.attributes[k])
-        for k in sorted(rng.sample(keys, rng.choice((1, 2))), key=keys.index)
+        (k, rng.choice(values[k]) if free else anchor.attributes[k])
+        for k in sorted(rng.sample(keys, 2 if rng.random() < chances[0] else 1), key=keys.index)
     ]
-    if rng.random() < 0.7:
-        wants.insert(0, ("color", rng.choice(anchor.colors)))
+    if rng.random() < chances[1]:
+        wants.insert(0, ("color", rng.choice(spec.colors if free else anchor.colors)))
     if rng.random() < 0.12:
         wants.insert(0, ("brand", anchor.brand_slug))
+    return wants
+
+
+def sample_shopper(
+    rng: random.Random,
+    catalog: Catalog,
+    decisiveness: tuple[float, float] = (1.0, 1.0),
+    stocked: float = 1.0,
+    wishes: tuple[float, float] = (0.5, 0.7),
+) -> Shopper:
+    """A goal and a persona. With chance `stocked` the goal is modelled on a real catalog product
+    (so it can be met); otherwise it wishes for a combination the store does not carry (shoppers
+    who search, refine and leave). `decisiveness`: the Beta(a, b) of their share of "buy now"
+    over "add to cart"; `wishes`: the chances of wanting a second attribute, and a colour."""
+    anchor = rng.choice(catalog.products)
+    spec = anchor.spec
+    if rng.random() < stocked:
+        wants = _wishes(rng, anchor, False, wishes)
+    else:
+        pool = catalog.by_category[spec.slug]
+        for _ in range(30):  # a combination nothing carries; rarely needs more than a few draws
+            wants = _wishes(rng, anchor, True, wishes)
+            if not any(all(p.has(k, v) for k, v in wants) for p in pool):
+                break
     stretch = rng.uniform(0.95, 1.7) if rng.random() < 0.65 else rng.uniform(0.5, 1.0)
     budget = _nice_budget(anchor.price * stretch)
     pickiness = round(rng.betavariate(2, 2), 2)
@@ -108,7 +161,7 @@ def sample_shopper(rng: random.Random, catalog: Catalog) -> Shopper:
         min_rating=4.0 if pickiness > 0.7 else 0.0,
     )
     patience = min(15, 2 + int(rng.expovariate(1 / 4)))
-    persona = Persona(budget, patience, pickiness, decisiveness=round(rng.random(), 2))
+    persona = Persona(budget, patience, pickiness, decisiveness=round(rng.betavariate(*decisiveness), 2))
     return Shopper(goal, persona, paraphrases(goal, rng))
 
 
@@ -179,6 +232,10 @@ def paraphrases(goal: Goal, rng: random.Random) -> list[tuple[str, float]]:
         weights[text] = weights.get(text, 0.0) + base * rng.gammavariate(3.0, 1.0)
     total = sum(weights.values())
     return [(q, w / total) for q, w in weights.items()]
+
+
+def _noun(goal: Goal) -> str:
+    return CATEGORY_BY_SLUG[goal.category].noun
 
 
 def broader_queries(goal: Goal) -> list[tuple[str, float]]:

@@ -16,6 +16,7 @@ from shopr1.schema import Action
 from shopr1.shopworld.catalog import Catalog, Product
 from shopr1.shopworld.categories import CATEGORIES, CATEGORY_BY_SLUG
 from shopr1.shopworld.config import ShopWorldConfig
+from shopr1.shopworld.naming import item_names, suggestion_query
 from shopr1.shopworld.pages import (
     Browser,
     CartKey,
@@ -172,9 +173,9 @@ class Store:
         if name == "header.cart":
             return CartKey(browser.cart)
         if head == "suggestions":
-            return ResultsKey(SearchRequest(query=rest.replace("-", " ")))
+            return ResultsKey(SearchRequest(query=suggestion_query(rest)))
         if head in ("search_results", "related", "also_viewed", "deals"):
-            return ProductKey(self.catalog.by_slug[rest.rpartition(".")[0]].id)
+            return ProductKey(self._item(page, head, rest.rpartition(".")[0]).id)
         if head in ("nav", "home", "breadcrumbs") and rest.startswith("categories."):
             return ResultsKey(SearchRequest(category=rest.removeprefix("categories.")))
         if isinstance(page, ResultsKey):
@@ -209,10 +210,25 @@ class Store:
                 )
                 return CartKey(browser.cart)
         if isinstance(page, CartKey) and head == "cart" and rest.startswith("items."):
-            slug, _, what = rest.removeprefix("items.").rpartition(".")
-            product = self.catalog.by_slug[slug]
+            part, _, what = rest.removeprefix("items.").rpartition(".")
+            product = self._item(page, "cart.items", part)
             if what == "remove":
                 browser.cart = tuple(item for item in browser.cart if item[0] != product.id)
                 return CartKey(browser.cart)
             return ProductKey(product.id)
         return None
+
+    def _item(self, page: PageKey, section: str, part: str) -> Product:
+        """The product an item name part (`naming.item_names`) stands for on this page."""
+        if self.config.name_style == "slug":
+            return self.catalog.by_slug[part]
+        view = self.view(page)
+        products = {
+            "search_results": getattr(view, "items", ()),
+            "deals": getattr(view, "deals", ()),
+            "related": getattr(view, "related", ()),
+            "also_viewed": getattr(view, "also_viewed", ()),
+            "cart.items": tuple(p for p, _, _ in getattr(view, "lines", ())),
+        }[section]
+        names = item_names(products, self.config.name_style)
+        return products[names.index(part)]

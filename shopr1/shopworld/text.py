@@ -7,6 +7,7 @@ catalog space and the same product always reads the same. Reviews follow the pro
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import lru_cache
 
 from shopr1.shopworld.catalog import Product
@@ -31,20 +32,6 @@ _NAMES = (
     "Mateo V.",
     "Zoe H.",
 )
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 _GOOD = (
     "Exactly what I was looking for, and the {feature} really makes a difference.",
     "I have owned a few {noun} and this one from {brand} is easily the best so far.",
@@ -53,14 +40,16 @@ _GOOD = (
     "The quality feels premium, much better than I expected at this price point.",
     "I use it every day and it still looks new after two months.",
     "Bought a second one as a gift because I liked the first so much.",
-    "Comfortable, sturdy and the {feature} is a nice touch.",
+    "Sturdy, well made, and the {feature} is a nice touch.",
 )
 _MIXED = (
     "It is fine for the price, but the {feature} is not as good as advertised.",
     "Decent overall. The color is a little different from the photos.",
     "Works well enough, though I expected better build quality from {brand}.",
-    "Sizing runs a bit small, so consider ordering one size up.",
 )
+# Only about products that come in sizes (no sizing remarks under a water bottle).
+_SIZED_MIXED = ("Sizing runs a bit small, so consider ordering one size up.",)
+_SIZED_GOOD = ("Comfortable, true to size, and the {feature} is a nice touch.",)
 _BAD = (
     "Disappointed. It started falling apart after a couple of weeks.",
     "Not worth the money; the {feature} stopped working almost immediately.",
@@ -140,27 +129,37 @@ def bullets(product: Product) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=2048)
-def reviews(product: Product, seed: int, count: int, short: bool = False) -> tuple[Review, ...]:
-    """`count` reviews whose stars scatter around the product's rating."""
+def reviews(
+    product: Product,
+    seed: int,
+    count: int,
+    short: bool = False,
+    before: date = date(2025, 1, 1),
+) -> tuple[Review, ...]:
+    """`count` reviews whose stars scatter around the product's rating, dated in the three years
+    before `before` (the store's first day, so before every visit), newest first."""
     rng = derived_rng("reviews", seed, product.id)
     slots = _slots(product)
-    out = []
+    sized = bool(product.sizes)
+    banks = {
+        "good": _GOOD + (_SIZED_GOOD if sized else ()),
+        "mixed": _MIXED + (_SIZED_MIXED if sized else ()),
+        "bad": _BAD,
+    }
+    drawn = []
     for _ in range(count):
         stars = max(1, min(5, round(rng.gauss(product.rating, 0.9))))
-        bank = _GOOD if stars >= 4 else _MIXED if stars == 3 else _BAD
+        bank = banks["good" if stars >= 4 else "mixed" if stars == 3 else "bad"]
         n_sentences = 1 if short else min(len(bank), rng.randint(2, 4))
         body = " ".join(s.format(**slots) for s in rng.sample(bank, n_sentences))
-        date = f"{rng.choice(_MONTHS)} {rng.randint(1, 28)}, {rng.choice((2023, 2024, 2025))}"
-        out.append(
-            Review(
-                rng.choice(_NAMES),
-                stars,
-                rng.choice(_HEADLINES[stars]),
-                date,
-                body,
-                rng.randint(0, 120),
-            )
-        )
+        days_before = rng.randint(1, 3 * 365)
+        author, helpful, headline = rng.choice(_NAMES), rng.randint(0, 120), rng.choice(_HEADLINES[stars])
+        drawn.append((days_before, stars, body, author, helpful, headline))
+    drawn.sort(key=lambda r: r[0])
+    out = []
+    for days_before, stars, body, author, helpful, headline in drawn:
+        day = before - timedelta(days=days_before)
+        out.append(Review(author, stars, headline, f"{day:%B} {day.day}, {day.year}", body, helpful))
     return tuple(out)
 
 
