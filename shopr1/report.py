@@ -52,8 +52,14 @@ def _exact_columns(
     ]
 
 
-def table2_markdown(results: Mapping[str, EvalResult], with_ci: bool = True) -> str:
+def table2_markdown(
+    results: Mapping[str, EvalResult],
+    with_ci: bool = True,
+    exact_only: Mapping[str, float] | None = None,
+) -> str:
     """One row per setting: exact / type acc / type F1 in %, with bootstrap intervals.
+
+    `exact_only` adds rows known only by their exact match (ceilings: oracle, goal-blind).
 
     >>> from shopr1.metrics import evaluate_predictions
     >>> from shopr1.schema import Action
@@ -70,6 +76,8 @@ def table2_markdown(results: Mapping[str, EvalResult], with_ci: bool = True) -> 
     for setting, result in results.items():
         cells = [_cell(result, metric, with_ci) for _, metric in columns]
         lines.append(f"| {setting} | " + " | ".join(cells) + " |")
+    for setting, exact in (exact_only or {}).items():
+        lines.append(f"| {setting} | {_percent(exact)} |" + " – |" * (len(columns) - 1))
     return "\n".join(lines)
 
 
@@ -162,3 +170,51 @@ def write_report(results: Mapping[str, EvalResult], out_dir: str | Path) -> dict
     paths["report"] = out / "report.md"
     paths["report"].write_text("\n\n".join(filter(None, sections)) + "\n", encoding="utf-8")
     return paths
+
+
+def per_kind_markdown(
+    results: Mapping[str, Mapping[str, EvalResult]],
+    ceilings_by_kind: Mapping[str, Mapping[str, float]] | None = None,
+    with_ci: bool = True,
+) -> str:
+    """Exact match per step kind (rows) for each setting (columns, `results[setting][kind]`),
+    with the kind's ceilings beside them when known (oracle, goal-blind, constant policy)."""
+    settings = list(results)
+    kinds = list(dict.fromkeys(kind for by_kind in results.values() for kind in by_kind))
+    ceiling_columns = [("oracle", "oracle"), ("goal-blind", "goal_blind"), ("constant", "constant_exact")]
+    ceilings_by_kind = ceilings_by_kind or {}
+    shown = [(h, k) for h, k in ceiling_columns if any(k in c for c in ceilings_by_kind.values())]
+    header = ["step kind", "steps", *(f"exact {s}" for s in settings), *(h for h, _ in shown)]
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for kind in kinds:
+        first = next(r[kind] for r in results.values() if kind in r)
+        cells = [kind, str(first.n)]
+        cells += [_cell(results[s][kind], "exact_match", with_ci) if kind in results[s] else "–" for s in settings]
+        ceiling = ceilings_by_kind.get(kind, {})
+        cells += [_percent(ceiling[k]) if ceiling.get(k) is not None else "–" for _, k in shown]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def headroom_markdown(
+    exact: Mapping[str, float], constant: float, goal_blind: float, oracle: float | None = None
+) -> str:
+    """Each setting's exact match against the ceilings, and its share of the headroom closed:
+    (exact − constant) / (goal-blind − constant); 0 is the constant policy, 1 the goal-blind ceiling.
+
+    >>> print(headroom_markdown({"greedy": 0.30}, constant=0.27, goal_blind=0.33))
+    | setting | exact | share of headroom closed |
+    |---|---|---|
+    | greedy | 30.00 | 0.50 |
+    | constant policy | 27.00 | 0.00 |
+    | goal-blind ceiling | 33.00 | 1.00 |
+    """
+    headroom = goal_blind - constant
+    rows = [*exact.items(), ("constant policy", constant), ("goal-blind ceiling", goal_blind)]
+    lines = ["| setting | exact | share of headroom closed |", "|---|---|---|"]
+    for setting, value in rows:
+        share = f"{(value - constant) / headroom:.2f}" if headroom > 0 else "–"
+        lines.append(f"| {setting} | {_percent(value)} | {share} |")
+    if oracle is not None:
+        lines.append(f"| oracle ceiling | {_percent(oracle)} | – |")
+    return "\n".join(lines)

@@ -1,0 +1,250 @@
+"""`shopr1 evaluate` end to end on a tiny random model and a small ShopWorld dataset.
+
+A random model writes no valid JSON, so the scoring path is also fed known completions (gold
+copies, wrong answers, garbage, always-terminate) and checked against counts made here
+independently with `shopr1.matching.exact_match`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from shopr1.evaluation import CheckpointError, EvalSettings, evaluate_checkpoint
+from shopr1.evaluation.data import DatasetError, load_rl_examples, split_ceilings
+from shopr1.evaluation.generate import generate, plan_batches
+from shopr1.evaluation.scoring import constant_completion, score_passes
+from shopr1.matching import exact_match
+from shopr1.schema import Action, parse_prediction
+
+MAX_NEW = 12
+
+
+@pytest.fixture(scope="session")
+def eval_world(tmp_path_factory) -> tuple[Path, Path]:
+    """(dataset folder, tiny checkpoint): 24 ShopWorld sessions with heuristic rationales, half
+    of them in the test split, and a 2-layer random Qwen2 with a BPE trained on the train prompts."""
+    from shopr1.data.build import BuildConfig, build_dataset
+    from shopr1.modeling.tiny import build_tiny_model
+    from shopr1.rationales import make_backend, synthesize_file
+    from shopr1.shopworld import ShopWorldConfig, write_shopworld
+
+    root = tmp_path_factory.mktemp("eval_world")
+    raw, dataset = root / "shopworld", root / "dataset"
+    write_shopworld(raw, sessions=24, seed=0, config=ShopWorldConfig())
+    # ShopWorld writes canonical sessions, so the teacher reads them directly (one build, not two).
+    synthesize_file(raw / "sessions.jsonl", raw / "rationales.jsonl", make_backend("heuristic"))
+    build_dataset(
+        [raw / "rationales.jsonl"], dataset,
+        BuildConfig(max_context_tokens=1024, splits={"train": 0.5, "test": 0.5}), policy=raw / "policy.jsonl",
+    )
+    texts = [m["content"] for row in load_rl_examples(dataset, "train") for m in row["prompt"]]
+    checkpoint = build_tiny_model(texts, root / "tiny", vocab_size=1024, hidden_size=32, layers=2, heads=2)
+    return dataset, checkpoint
+
+
+@pytest.fixture(scope="session")
+def evaluated(eval_world, tmp_path_factory):
+    dataset, checkpoint = eval_world
+    settings = EvalSettings(max_new_tokens=MAX_NEW, n_bootstrap=200)
+    return evaluate_checkpoint(checkpoint, dataset, split="test", settings=settings,
+                               out_dir=tmp_path_factory.mktemp("eval") / "out")
+
+
+@pytest.fixture(scope="session")
+def model_and_prompts(eval_world):
+    from shopr1.evaluation.evaluate import load_for_evaluation, tokenize_prompts
+
+    dataset, checkpoint = eval_world
+    model, tokenizer = load_for_evaluation(checkpoint, "cpu")
+    return model, tokenizer, tokenize_prompts(tokenizer, load_rl_examples(dataset, "test"))
+
+
+def _predictions(summary) -> list[dict]:
+    return [json.loads(line) for line in summary.files["predictions"].read_text().splitlines()]
+
+
+def test_settings_defaults_and_strictness():
+    settings = EvalSettings()
+    assert (settings.temperature, settings.greedy, settings.max_new_tokens) == (0.6, True, 128)
+    assert (settings.max_examples, settings.batch_tokens, settings.seed) == (None, 16384, 0)
+    with pytest.raises(ValueError, match="temprature"):
+        EvalSettings(temprature=0.5)
+
+
+def test_outputs_exist_and_agree_with_predictions(evaluated, eval_world):
+    dataset, _ = eval_world
+    for name in ("report", "confusion", "metrics", "predictions", "summary"):
+        assert evaluated.files[name].is_file() and evaluated.files[name].stat().st_size > 0
+    assert json.loads(evaluated.files["metrics"].read_text()) == pytest.approx(evaluated.metrics)
+    gold_rows = pl.read_parquet(dataset / "rl" / "test" / "*.parquet").to_dicts()
+    gold = {(r["session_id"], r["step_index"]): json.loads(r["gold_action"]) for r in gold_rows}
+    rows = _predictions(evaluated)
+    assert evaluated.decodings == ["greedy", "sampled"]
+    for decoding, prefix in (("greedy", ""), ("sampled", "sampled/")):
+        mine = [r for r in rows if r["decoding"] == decoding]
+        assert len(mine) == evaluated.examples == len(gold_rows) - evaluated.skipped_too_long
+        hits = types = unparsed = 0
+        for row in mine:
+            parsed = parse_prediction(row["completion"])
+            action = parsed.prediction.action if parsed.ok else None
+            truth = Action(**gold[row["session_id"], row["step_index"]])
+            assert Action(**row["gold"]) == truth
+            assert row["exact"] == exact_match(action, truth)
+            hits += exact_match(action, truth)
+            types += action is not None and action.type == truth.type
+            unparsed += action is None
+        metrics = evaluated.metrics
+        assert metrics[f"{prefix}exact_match"] == pytest.approx(hits / len(mine))
+        assert metrics[f"{prefix}type_accuracy"] == pytest.approx(types / len(mine))
+        assert metrics[f"{prefix}parse_failure_rate"] == pytest.approx(unparsed / len(mine))
+        for name in ("exact_match", "type_accuracy", "parse_failure_rate"):
+            assert metrics[f"{prefix}{name}_ci_low"] <= metrics[f"{prefix}{name}"] <= metrics[f"{prefix}{name}_ci_high"]
+        kinds = Counter(r["step_kind"] for r in mine)
+        assert {k: metrics[f"{prefix}steps/kind/{k}"] for k in kinds} == kinds
+    report = evaluated.files["report"].read_text()
+    for row in ("| greedy |", "| sampled (T=0.6) |", "| constant policy |", "## Exact match per step kind"):
+        assert row in report
+
+
+def test_ceilings_are_shown(evaluated, eval_world):
+    dataset, _ = eval_world
+    ceilings = split_ceilings(dataset, "test")
+    assert ceilings is not None and evaluated.ceilings == ceilings
+    report = evaluated.files["report"].read_text()
+    assert f"| oracle ceiling | {100 * ceilings['oracle']:.2f} |" in report
+    assert evaluated.metrics["ceiling/oracle"] == ceilings["oracle"]
+    if "goal_blind" in ceilings:  # the full ceilings of the hardened build
+        assert f"| goal-blind ceiling | {100 * ceilings['goal_blind']:.2f} |" in report
+        baseline = ceilings["constant"]["exact"]
+        expected = (evaluated.metrics["exact_match"] - baseline) / (ceilings["goal_blind"] - baseline)
+        assert evaluated.metrics["headroom_closed"] == pytest.approx(expected)
+
+
+def test_scoring_path_on_known_completions(eval_world):
+    """Gold copies, a wrong click, garbage and terminates, scored against independent counts."""
+    dataset, _ = eval_world
+    examples = load_rl_examples(dataset, "test")
+    completions = []
+    for i, example in enumerate(examples):
+        gold = Action(**example["gold_action"])
+        completions.append([
+            json.dumps({"rationale": "I copy.", "action": gold.to_json_dict()}),
+            json.dumps({"rationale": "I click.", "action": {"type": "click", "name": "pagination.next"}}),
+            "not json at all",
+            constant_completion(Action(type="terminate")),
+        ][i % 4])
+    scored = score_passes(examples, {"greedy": completions}, constant_action=Action(type="terminate"), n_bootstrap=0)
+    truth = [Action(**e["gold_action"]) for e in examples]
+    predicted = [parse_prediction(c).prediction for c in completions]
+    actions = [p.action if p is not None else None for p in predicted]
+    hits = [exact_match(a, g) for a, g in zip(actions, truth, strict=True)]
+    assert scored.metrics["exact_match"] == pytest.approx(sum(hits) / len(hits))
+    assert scored.metrics["parse_failure_rate"] == pytest.approx(actions.count(None) / len(actions))
+    for action_type in ("click", "type_and_submit", "terminate"):
+        idx = [i for i, g in enumerate(truth) if g.type == action_type]
+        if idx:
+            assert scored.metrics[f"exact_match/{action_type}"] == pytest.approx(sum(hits[i] for i in idx) / len(idx))
+    for kind in {e["step_kind"] for e in examples}:
+        idx = [i for i, e in enumerate(examples) if e["step_kind"] == kind]
+        assert scored.metrics[f"exact_match/kind/{kind}"] == pytest.approx(sum(hits[i] for i in idx) / len(idx))
+
+
+def test_constant_policy_matches_the_ceilings(eval_world):
+    """Always-terminate through the same scoring path = the share of terminate steps; the
+    ceilings' constant policy (an expectation over the shoppers' policy) lies in its interval."""
+    dataset, _ = eval_world
+    examples = load_rl_examples(dataset, "test")
+    always = [constant_completion(Action(type="terminate"))] * len(examples)
+    scored = score_passes(examples, {"greedy": always}, constant_action=Action(type="terminate"), n_bootstrap=500)
+    share = sum(e["gold_action"]["type"] == "terminate" for e in examples) / len(examples)
+    assert scored.metrics["exact_match"] == pytest.approx(share) == pytest.approx(scored.constant_exact)
+    ceilings = split_ceilings(dataset, "test") or {}
+    constant = ceilings.get("constant")
+    if constant is not None and constant["action"] == {"type": "terminate"}:
+        low, high = scored.metrics["exact_match_ci_low"], scored.metrics["exact_match_ci_high"]
+        assert low <= constant["exact"] <= high
+
+
+def test_generation_is_deterministic(evaluated, model_and_prompts):
+    """Greedy: the evaluation's completions again; sampled: the same seed, the same texts."""
+    model, tokenizer, prompts = model_and_prompts
+    greedy = [r["completion"] for r in _predictions(evaluated) if r["decoding"] == "greedy"]
+    again = generate(model, tokenizer, prompts[:3], max_new_tokens=MAX_NEW, batch_tokens=16384)
+    assert again.texts == greedy[:3] and all(again.texts)
+    sampled = [generate(model, tokenizer, prompts[:2], max_new_tokens=MAX_NEW, batch_tokens=16384,
+                        temperature=0.6, seed=seed).texts for seed in (0, 0, 1)]
+    assert sampled[0] == sampled[1] != sampled[2]
+
+
+def test_batched_generation_equals_unbatched(model_and_prompts):
+    """Left padding with the attention mask: a row's output does not depend on its batch."""
+    model, tokenizer, prompts = model_and_prompts
+    by_length = sorted(prompts, key=len)
+    few = [by_length[0], by_length[len(by_length) // 2], by_length[-1], by_length[1]]
+    assert len({len(p) for p in few}) > 1
+    budget = 4 * (len(by_length[-1]) + MAX_NEW)
+    assert len(plan_batches([len(p) for p in few], MAX_NEW, budget)) == 1  # one batch of 4 rows
+    batched = generate(model, tokenizer, few, max_new_tokens=MAX_NEW, batch_tokens=budget)
+    alone = [generate(model, tokenizer, [p], max_new_tokens=MAX_NEW, batch_tokens=budget) for p in few]
+    assert batched.texts == [g.texts[0] for g in alone]
+    assert batched.new_tokens == [g.new_tokens[0] for g in alone]
+
+
+def test_long_prompts_are_skipped_and_counted(eval_world, model_and_prompts, tmp_path):
+    dataset, checkpoint = eval_world
+    _, _, prompts = model_and_prompts
+    first = sorted(len(p) for p in prompts[:8])
+    positions = first[len(first) // 2] + MAX_NEW  # about half of the first 8 no longer fit
+    short = tmp_path / "short"
+    shutil.copytree(checkpoint, short)
+    config = json.loads((short / "config.json").read_text())
+    (short / "config.json").write_text(json.dumps({**config, "max_position_embeddings": positions}))
+    settings = EvalSettings(max_new_tokens=MAX_NEW, max_examples=8, greedy=False, n_bootstrap=0)
+    summary = evaluate_checkpoint(short, dataset, split="test", settings=settings, out_dir=tmp_path / "out")
+    too_long = sum(len(p) > positions - MAX_NEW for p in prompts[:8])
+    assert 0 < too_long < 8
+    assert summary.skipped_too_long == too_long == summary.metrics["examples_skipped_too_long"]
+    assert summary.examples == 8 - too_long
+    assert f"{too_long} skipped" in summary.files["report"].read_text()
+    assert summary.decodings == ["sampled"]
+    assert summary.metrics["exact_match"] == summary.metrics["sampled/exact_match"]
+
+
+def test_clear_errors(eval_world, tmp_path):
+    dataset, checkpoint = eval_world
+    settings = EvalSettings(max_new_tokens=MAX_NEW)
+    with pytest.raises(CheckpointError, match=re.escape(str(tmp_path / "missing"))):
+        evaluate_checkpoint(tmp_path / "missing", dataset, settings=settings, out_dir=tmp_path / "o")
+    with pytest.raises(DatasetError, match=r"split 'dev'.*test, train"):
+        evaluate_checkpoint(checkpoint, dataset, split="dev", settings=settings, out_dir=tmp_path / "o")
+    with pytest.raises(DatasetError, match="does not exist"):
+        evaluate_checkpoint(checkpoint, tmp_path / "nowhere", settings=settings, out_dir=tmp_path / "o")
+    empty = tmp_path / "empty"
+    (empty / "rl" / "test").mkdir(parents=True)
+    pl.read_parquet(dataset / "rl" / "test" / "*.parquet").head(0).write_parquet(empty / "rl" / "test" / "part-00000.parquet")
+    with pytest.raises(DatasetError, match="no RL examples"):
+        evaluate_checkpoint(checkpoint, empty, settings=settings, out_dir=tmp_path / "o")
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli(eval_world, tmp_path):
+    from shopr1.cli import app
+
+    dataset, checkpoint = eval_world
+    out = tmp_path / "cli"
+    args = ["evaluate", "--model", str(checkpoint), "--data", str(dataset), "--max-examples", "4",
+            "--set", "evaluate.max_new_tokens=4", "--set", "evaluate.n_bootstrap=50", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "constant policy" in result.output and "oracle ceiling" in result.output
+    assert json.loads((out / "metrics.json").read_text())["examples"] == 4
+    bad = CliRunner().invoke(app, [*args[:5], "--set", "evaluate.temprature=1"])
+    assert bad.exit_code == 2 and "temprature" in bad.output
