@@ -7,6 +7,7 @@ import logging
 import typer
 
 from shopr1.cli.data import app as data_app
+from shopr1.cli.evaluate import evaluate
 from shopr1.cli.html import app as html_app
 from shopr1.cli.run import run
 
@@ -18,6 +19,7 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(html_app, name="html")
 app.command("run")(run)
+app.command("evaluate")(evaluate)
 
 
 @app.callback()
