@@ -28,10 +28,10 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("no_dars", "no_dars", "rougeL"),
 )
 _COLUMN_TITLES = {
-    "shop_r1": "Shop-R1 (DARS 1000)",
+    "shop_r1": "Shop-R1 (DARS 1000), `rougeL` names",
     "shop_r1/item": "Shop-R1, `item` names",
     "shop_r1/exact": "Shop-R1, `exact` names",
-    "no_dars": "no DARS",
+    "no_dars": "no DARS, `rougeL` names",
 }
 
 
@@ -159,18 +159,17 @@ def score_policies(
 
 
 def hacking_table_markdown(rows: Sequence[HackingRow], first: str = "policy") -> str:
-    """Rows against the gold-predicting first row: mean reward and its share of gold's, per
+    """Rows against the gold-predicting first row: mean reward (its share of gold's) per
     `COLUMNS` (with DARS under each name similarity, and without DARS)."""
     gold = rows[0].mean_reward
     counted = any(row.steps is not None for row in rows)
     columns = [first] + ["steps"] * counted + ["exact match"]
-    for key, _, _ in COLUMNS:
-        columns += [f"mean reward, {_COLUMN_TITLES[key]}", "share of gold"]
+    columns += [_COLUMN_TITLES[key] for key, _, _ in COLUMNS]
     lines = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
     for row in rows:
         cells = [str(row.steps or "")] * counted + [f"{100 * row.exact_match:.1f}%"]
         for key, _, _ in COLUMNS:
             value = row.mean_reward[key]
-            cells += [f"{value:.3f}", f"{100 * value / gold[key]:.1f}%"]
+            cells.append(f"{value:.3f} ({100 * value / gold[key]:.1f}%)")
         lines.append(f"| {row.policy} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

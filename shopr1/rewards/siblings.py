@@ -90,7 +90,7 @@ NEAR_MISSES: dict[str, NearMiss] = {
     "another product on the page: the most similar name": _most_similar_sibling,
     "another product on the page: the next one": _next_sibling,
     "the right product's other control (`.image` for `.title`)": _other_control,
-    "the right product, `_` for `-` in its slug": _wrong_separator,
+    "the right product, the other separator (`_` ↔ `-`) in its slug": _wrong_separator,
     "the right product, its slug in Title Case": _wrong_case,
 }
 
