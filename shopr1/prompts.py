@@ -2,17 +2,24 @@
 
 Contexts are chat conversations: a user turn per page the shopper saw, an assistant turn per
 action taken. SFT assistant turns carry rationale + action; RL/eval contexts carry the past
-actions only (SPEC §1: RL prompts have no rationales). When a context exceeds its token budget,
-the oldest pages' HTML is replaced by a one-line stub first; actions are never dropped.
+actions only (SPEC §1: RL prompts have no rationales). One budget loop (`fit_pages`) fits every
+context, conversation or teacher text alike: the oldest pages' HTML becomes a one-line stub
+first, then the current page is trimmed by the simplifier's size budget; actions never drop.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TypedDict
 
+from shopr1.context_budget import TRUNCATED_MARK, PageFit, fit_pages, keep_target, trim_page
 from shopr1.schema import Action, Prediction
+from shopr1.tokens import TokenCounter, approx_tokens, generation_overhead, message_overhead, prime
+
+# Re-exported: prompts was the home of the counters and the budget loop before they got their own.
+__all__ = ["TRUNCATED_MARK", "PageFit", "TokenCounter", "approx_tokens", "fit_pages", "trim_page"]
 
 SYSTEM_PROMPT = """\
 You are a shopper browsing an online store, looking for something to buy. You will see the pages \
@@ -34,16 +41,6 @@ a single JSON object and nothing else:
 OMITTED_PAGE = "[page HTML omitted to fit the context budget]"
 
 Message = dict[str, str]
-TokenCounter = Callable[[str], int]
-
-
-def approx_tokens(text: str) -> int:
-    """A tokenizer-free estimate (≈ 3.5 characters per token on HTML-heavy text).
-
-    Recipes with a real tokenizer pass its counter instead; this keeps data building independent
-    of any model.
-    """
-    return (len(text) * 2 + 6) // 7
 
 
 def page_turn(index: int, page_html: str | None, url: str | None = None) -> str:
@@ -59,24 +56,64 @@ def action_turn(action: Action, rationale: str | None = None) -> str:
     return json.dumps({"action": action.to_json_dict()}, ensure_ascii=False)
 
 
+def conversation_tokens(messages: Sequence[Message], count: TokenCounter = approx_tokens) -> int:
+    """Tokens of a conversation: contents plus the chat template's markup per turn, and the
+    generation prompt when it ends with a user turn (the model answers it)."""
+    total = sum(count(m["content"]) + message_overhead(count, m["role"]) for m in messages)
+    if messages and messages[-1]["role"] == "user":
+        total += generation_overhead(count)
+    return total
+
+
+# --- conversations ----------------------------------------------------------------------------
+
 def _messages(
     pages: Sequence[tuple[str, str | None]],
+    htmls: Sequence[str | None],
     actions: Sequence[Action],
     rationales: Sequence[str | None] | None,
-    keep_from: int,
 ) -> list[Message]:
     messages: list[Message] = [{"role": "system", "content": SYSTEM_PROMPT}]
-    for i, (html, url) in enumerate(pages):
-        messages.append({"role": "user", "content": page_turn(i + 1, html if i >= keep_from else None, url)})
+    for i, ((_, url), html) in enumerate(zip(pages, htmls, strict=True)):
+        messages.append({"role": "user", "content": page_turn(i + 1, html, url)})
         if i < len(actions):
             rationale = rationales[i] if rationales is not None else None
             messages.append({"role": "assistant", "content": action_turn(actions[i], rationale)})
     return messages
 
 
-def conversation_tokens(messages: Sequence[Message], count: TokenCounter = approx_tokens) -> int:
-    """Token estimate of a conversation (contents plus a few tokens of chat markup per turn)."""
-    return sum(count(m["content"]) + 4 for m in messages)
+@dataclass(frozen=True)
+class ContextFit:
+    """A conversation fitted to its budget, and what the fitting did."""
+
+    messages: list[Message]
+    pages_stubbed: int
+    page_trimmed: bool
+    tokens: int
+    fits: bool
+
+
+def fit_conversation(
+    pages: Sequence[tuple[str, str | None]],
+    actions: Sequence[Action],
+    rationales: Sequence[str | None] | None = None,
+    *,
+    max_tokens: int | None = None,
+    count: TokenCounter = approx_tokens,
+    target: Action | None = None,
+) -> ContextFit:
+    """The conversation of `pages` and `actions`, fitted by `fit_pages`.
+
+    `target` is the action taken on the last page (the gold action of an RL prompt, the last turn
+    of an SFT session): trimming keeps its element.
+    """
+    prime(count, [page_turn(i + 1, html, url) for i, (html, url) in enumerate(pages)])
+
+    def cost(htmls: list[str | None]) -> int:
+        return conversation_tokens(_messages(pages, htmls, actions, rationales), count)
+
+    fit = fit_pages([html or "" for html, _ in pages], cost, max_tokens, count=count, keep=keep_target(target))
+    return ContextFit(_messages(pages, fit.pages, actions, rationales), fit.stubbed, fit.trimmed, fit.tokens, fit.fits)
 
 
 def fit_context(
@@ -87,35 +124,13 @@ def fit_context(
     max_tokens: int | None = None,
     count: TokenCounter = approx_tokens,
 ) -> tuple[list[Message], int]:
-    """Build the conversation, stubbing the oldest pages until it fits `max_tokens`.
+    """The conversation fitted to `max_tokens`, and how many pages were stubbed.
 
-    Returns the messages and how many pages were stubbed. The last page is always kept, so a
-    context whose final page alone exceeds the budget comes back over budget; callers decide.
+    A context that cannot fit even with its current page trimmed comes back over budget; callers
+    decide (the data build quarantines it).
     """
-    n = len(pages)
-    sizes = [count(html or "") for html, _ in pages]
-    stub = count(OMITTED_PAGE)
-    messages = _messages(pages, actions, rationales, keep_from=0)
-    if max_tokens is None:
-        return messages, 0
-    total = conversation_tokens(messages, count)
-    keep_from = 0
-    while total > max_tokens and keep_from < n - 1:  # estimate first: one rebuild, not n
-        total -= sizes[keep_from] - stub
-        keep_from += 1
-    if keep_from:
-        messages = _messages(pages, actions, rationales, keep_from=keep_from)
-    # A counter need not be additive over parts (rounding, merges): correct the estimate both ways
-    # on the real total, so the result fits and drops no page it did not need to.
-    while conversation_tokens(messages, count) > max_tokens and keep_from < n - 1:
-        keep_from += 1
-        messages = _messages(pages, actions, rationales, keep_from=keep_from)
-    while keep_from > 0:
-        fewer = _messages(pages, actions, rationales, keep_from=keep_from - 1)
-        if conversation_tokens(fewer, count) > max_tokens:
-            break
-        keep_from, messages = keep_from - 1, fewer
-    return messages, keep_from
+    fit = fit_conversation(pages, actions, rationales, max_tokens=max_tokens, count=count)
+    return fit.messages, fit.pages_stubbed
 
 
 def sft_messages(
@@ -168,7 +183,6 @@ label, no explanation."""
 TERMINATE_EXPLANATION = (
     "the shopper found nothing they wanted and left the store without buying (terminate)"
 )
-TRUNCATED_MARK = "\n[... rest of the page truncated ...]"
 
 
 class TeacherExample(TypedDict):
@@ -194,38 +208,25 @@ def teacher_user_turn(
 ) -> str:
     """Pages 1..t and actions 1..t in one text; the last action is the one to explain.
 
-    Over `max_tokens`, the oldest pages become stubs first (actions are kept), then the current
-    page is cut at the end.
+    Over `max_tokens`, the same budget loop as the model's contexts (`fit_pages`): the oldest
+    pages become stubs first (actions are kept), then the current page is trimmed, and as a last
+    resort cut at the end, since the teacher's request must fit.
     """
     if not pages or len(pages) != len(actions):
         raise ValueError("a teacher turn needs one action per page, and at least one page")
-    htmls = [html for html, _ in pages]
 
-    def render() -> str:
+    def render(htmls: Sequence[str | None]) -> str:
         parts = []
-        for i, ((_, url), html) in enumerate(zip(pages, htmls)):
+        for i, ((_, url), html) in enumerate(zip(pages, htmls, strict=True)):
             parts.append(page_turn(i + 1, html, url))
             if i < len(actions) - 1:
                 parts.append(f"Action {i + 1}: {json.dumps(actions[i].to_json_dict(), ensure_ascii=False)}")
         parts.append(explained_action(actions[-1]))
         return "\n\n".join(parts)
 
-    text = render()
-    if max_tokens is None:
-        return text
-    oldest = 0
-    while count(text) > max_tokens and oldest < len(pages) - 1:
-        htmls[oldest] = None
-        oldest += 1
-        text = render()
-    overflow = count(text) - max_tokens
-    if overflow > 0:
-        current = htmls[-1] or ""
-        # approx_tokens counts ~3.5 characters per token; cut a little more than the overflow.
-        keep = max(0, len(current) - (overflow * 4 + len(TRUNCATED_MARK)))
-        htmls[-1] = current[:keep] + TRUNCATED_MARK
-        text = render()
-    return text
+    fit = fit_pages([html or "" for html, _ in pages], lambda htmls: count(render(htmls)), max_tokens,
+                    count=count, keep=keep_target(actions[-1]), hard_cut=True)
+    return render(fit.pages)
 
 
 def teacher_messages(

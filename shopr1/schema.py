@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 ACTION_TYPES: tuple[str, ...] = ("click", "type_and_submit", "terminate")
 ActionType = Literal["click", "type_and_submit", "terminate"]
+STEP_KINDS: tuple[str, ...] = ("home", "results", "product", "cart", "other")
 
 
 class Action(BaseModel):
@@ -196,3 +198,59 @@ def is_strict_format(text: Any) -> bool:
         and obj["action"].get("type") in ACTION_TYPES
         and all(isinstance(obj["action"].get(k, ""), str) for k in ("name", "text"))
     )
+
+
+# --- step kinds ----------------------------------------------------------------------------------
+# Ceilings and metrics are reported per kind of page (SPEC §3). The URL decides when it can
+# (ShopWorld's `/`, `/s?k=`, `/c/<category>`, `/p/<slug>`, `/cart`, and the common real-store
+# shapes); otherwise the page's control names do (the naming scheme is the same everywhere).
+
+_CART_PATH = re.compile(r"/(cart|basket|bag|checkout)(/|$)|/gp/(cart|buy)/")
+_PRODUCT_PATH = re.compile(r"/(p|dp|ip|product|products|item|itm)/|/gp/product/|\.html?$")
+_RESULTS_PATH = re.compile(r"/(s|search|c|category|categories|b|browse|shop|collections)(/|$)")
+_HOME_PATH = re.compile(r"^/?(index\.html?|home)?$")
+_SEARCH_PARAMS = ("k", "q", "query", "keywords", "field-keywords", "search", "st")
+
+
+def _kind_of_url(url: str) -> str | None:
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    path = parts.path.lower()
+    searched = any(k in parse_qs(parts.query) for k in _SEARCH_PARAMS)
+    if _CART_PATH.search(path):
+        return "cart"
+    if _HOME_PATH.match(path) and not searched and (parts.netloc or url.strip().startswith("/")):
+        return "home"
+    if _PRODUCT_PATH.search(path):
+        return "product"
+    if searched or _RESULTS_PATH.search(path):
+        return "results"
+    return None
+
+
+def _kind_of_page(html: str) -> str:
+    if ' name="cart.' in html:
+        return "cart"
+    if ' name="product.add_to_cart' in html or ' name="product.buy_now' in html:
+        return "product"
+    if ' name="search_results.' in html:
+        return "results"
+    if ' name="search_input' in html and ' name="product.' not in html:
+        return "home"
+    return "other"
+
+
+def step_kind(url: str | None, page_html: str | None) -> str:
+    """The kind of page a step was taken on, one of STEP_KINDS.
+
+    >>> step_kind("https://shopworld.example/s?k=trail+shoes", None)
+    'results'
+    >>> step_kind(None, '<a name="product.add_to_cart">Add</a>')
+    'product'
+    """
+    kind = _kind_of_url(url) if url else None
+    if kind is not None:
+        return kind
+    return _kind_of_page(page_html) if page_html else "other"
