@@ -2,7 +2,9 @@
 
 Work streams in chunks of sessions: each chunk is validated, turned into examples, checked by
 the training-examples contract and written as Parquet parts, so memory depends on the chunk
-size, not on the number of sessions (only the set of seen session ids grows).
+size, not on the number of sessions (only the set of seen session ids grows). Every input is
+checked before anything is written, and the build happens in a temporary folder beside OUT that
+replaces OUT only when the build succeeded: a failed build leaves the previous dataset as it was.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from shopr1.contracts import enforce_min_share, load_contract, row_failures
-from shopr1.data.examples import build_rl_examples, build_sft_example, example_checks
-from shopr1.data.readers import RawRecord, read_records
+from shopr1.atomic import atomic_dir
+from shopr1.contracts import ContractError, enforce_min_share, load_contract, row_failures
+from shopr1.data.examples import build_rl_examples, build_sft_example, context_budget, example_checks
+from shopr1.data.readers import InputError, RawRecord, read_records, resolve_inputs
 from shopr1.data.splits import DEFAULT_FRACTIONS, split_of
 from shopr1.data.validate import Quarantine, validate_chunk
 from shopr1.prompts import TokenCounter, approx_tokens
@@ -34,7 +37,10 @@ logger = logging.getLogger(__name__)
 class BuildConfig(BaseModel):
     """Settings of the data stage (recipes fill these)."""
 
-    max_context_tokens: int = Field(4096, gt=0, description="token budget of one context")
+    max_context_tokens: int | None = Field(
+        None, gt=0, description="token budget of one context; None: chosen from the pages (compact 4096, realistic 32768)")
+    tokenizer: str | None = Field(None, description="local Hugging Face folder whose tokenizer counts the budget "
+                                  "(None: a character estimate)")
     seed: int = 0
     splits: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_FRACTIONS))
     min_accepted_share: float = Field(0.9, ge=0, le=1)
@@ -93,6 +99,9 @@ class _Tally:
     no_rationales: int = 0
     sft_turns: int = 0
     sft_turns_without_page: int = 0
+    rl_pages: int = 0
+    rl_pages_dropped: int = 0
+    budget_source: str = ""
     mix: dict[str, Counter[str]] = field(default_factory=dict)
     split_ids: dict[str, list[str]] = field(default_factory=dict)
 
@@ -106,19 +115,32 @@ class _Tally:
 OUTPUTS = ("sessions.accepted.jsonl", "summary.json", "quarantine", "sft", "rl")
 
 
-def _fresh_output(inputs: list[Path], out_dir: Path) -> None:
-    """Remove what an earlier build left in `out_dir`, refusing to delete or truncate an input."""
-    targets = [out_dir / name for name in OUTPUTS]
+class BuildFailed(ContractError):
+    """The data broke a contract. OUT is untouched; this attempt's quarantine and summary are in `failed_dir`."""
+
+    def __init__(self, message: str, summary: dict[str, Any], failed_dir: Path) -> None:
+        super().__init__(message)
+        self.summary = summary
+        self.failed_dir = failed_dir
+
+
+def failed_dir_for(out_dir: Path) -> Path:
+    """Where a build stopped by its data keeps its quarantine and summary: `OUT.failed` beside OUT."""
+    return out_dir.with_name(out_dir.name + ".failed")
+
+
+def _refuse_inputs_inside_outputs(inputs: list[Path], out_dir: Path) -> None:
+    """A rebuild replaces OUT's outputs, so an input among them would be lost."""
+    targets = [(out_dir / name).resolve() for name in OUTPUTS]
     for path in inputs:
         resolved = path.resolve()
-        if any(resolved == t.resolve() or t.resolve() in resolved.parents for t in targets):
+        if any(resolved == t or t in resolved.parents for t in targets):
             raise ValueError(f"{path} is inside the output of this build; choose another --out than {out_dir}")
-    for target in targets:
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _kept_beside_outputs(name: str) -> bool:
+    """Files other stages keep in OUT (a rationale cache, sessions with rationales) survive a rebuild."""
+    return name not in OUTPUTS
 
 
 def build_dataset(
@@ -132,21 +154,41 @@ def build_dataset(
 ) -> dict[str, Any]:
     """Validate `inputs`, write accepted sessions, quarantine and (optionally) examples; return a summary.
 
-    Replaces the outputs of an earlier build in `out_dir`. `policy` is a ShopWorld policy.jsonl
-    for the oracle ceiling of each split (default: the one beside a single input, if any).
+    `inputs` are files or folders (a folder means the session files inside it). On success the
+    outputs of an earlier build in `out_dir` are replaced (other files there are kept); on any
+    error they are left as they were. When too little passes a contract, BuildFailed is raised and
+    the attempt's quarantine and summary are kept in `failed_dir_for(out_dir)` for inspection.
+    `policy` is a ShopWorld policy.jsonl for the oracle ceiling of each split (default: the one
+    beside a single input, if any).
     """
     config = config or BuildConfig()
-    _fresh_output(inputs, out_dir)
+    inputs = resolve_inputs(inputs)
+    out_dir = Path(out_dir)
+    _refuse_inputs_inside_outputs(inputs, out_dir)
+    failed_dir = failed_dir_for(out_dir)
+    with atomic_dir(out_dir, carry=_kept_beside_outputs) as work:
+        summary = _build_into(work, inputs, out_dir, failed_dir, config, count, policy, progress)
+    shutil.rmtree(failed_dir, ignore_errors=True)  # an earlier failed attempt is obsolete now
+    return summary
+
+
+def _build_into(work: Path, inputs: list[Path], out_dir: Path, failed_dir: Path, config: BuildConfig,
+                count: TokenCounter, policy: Path | None, progress: Callable[[int], None] | None) -> dict[str, Any]:
+    """The build itself, written into `work`; the summary names the paths the files will have."""
     started = time.perf_counter()
+    tally = _Tally()
+    if config.examples:  # the budget the contract enforces is the one the examples were fitted to
+        budget = context_budget(inputs, max_tokens=config.max_context_tokens, tokenizer=config.tokenizer, count=count)
+        config = config.model_copy(update={"max_context_tokens": budget.max_tokens})
+        count, tally.budget_source = budget.count, budget.source
     raw_suite = load_contract("raw_sessions", {"max_html_chars": {"max_value": config.max_html_chars}})
     ex_suite = load_contract("training_examples", {"context_tokens": {"max_value": config.max_context_tokens}})
-    sessions_q = Quarantine(out_dir / "quarantine" / "raw_sessions.jsonl")
-    examples_q = Quarantine(out_dir / "quarantine" / "training_examples.jsonl")
-    writer = _PartWriter(out_dir)
-    tally = _Tally()
+    sessions_q = Quarantine(work / "quarantine" / "raw_sessions.jsonl")
+    examples_q = Quarantine(work / "quarantine" / "training_examples.jsonl")
+    writer = _PartWriter(work)
     seen_ids: dict[str, int] = {}
     try:
-        with open(out_dir / "sessions.accepted.jsonl", "w", encoding="utf-8") as accepted_fh:
+        with open(work / "sessions.accepted.jsonl", "w", encoding="utf-8") as accepted_fh:
             for path in inputs:
                 for chunk in _chunks(read_records(path), config.chunk_sessions):
                     tally.rows_in += len(chunk)
@@ -164,17 +206,37 @@ def build_dataset(
     finally:
         sessions_q.close()
         examples_q.close()
+    if tally.rows_in == 0:
+        raise InputError(f"no sessions found in {', '.join(map(str, inputs))}")
     explicit = policy is not None
     if policy is None and len(inputs) == 1 and (inputs[0].parent / "policy.jsonl").exists():
         policy = inputs[0].parent / "policy.jsonl"
-    summary = _summary(config, inputs, out_dir, tally, sessions_q, examples_q, writer,
-                       _oracle_by_split(policy, tally.split_ids, strict=explicit), time.perf_counter() - started)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    enforce_min_share(tally.accepted, tally.rows_in, config.min_accepted_share, "sessions", str(sessions_q.path))
-    if config.examples:
-        enforce_min_share(tally.examples - examples_q.count, tally.examples, config.min_accepted_share,
-                          "training examples", str(examples_q.path))
+    oracle = _oracle_by_split(policy, tally.split_ids, strict=explicit)
+    ceilings = _ceilings_by_split(policy, tally.split_ids) if oracle else None
+    shortfall = _shortfall(config, tally, examples_q, failed_dir)
+    where = failed_dir if shortfall else out_dir
+    summary = _summary(config, inputs, where, tally, sessions_q, examples_q, writer, oracle, time.perf_counter() - started,
+                       ceilings=ceilings)
+    (work / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if shortfall:
+        shutil.rmtree(failed_dir, ignore_errors=True)
+        work.rename(failed_dir)
+        raise BuildFailed(f"{shortfall} {out_dir} was left as it was; this attempt's summary is "
+                          f"{failed_dir / 'summary.json'}.", summary, failed_dir)
     return summary
+
+
+def _shortfall(config: BuildConfig, tally: _Tally, examples_q: Quarantine, failed_dir: Path) -> str | None:
+    """Why the build must stop because too little passed a contract (None when enough did)."""
+    try:
+        enforce_min_share(tally.accepted, tally.rows_in, config.min_accepted_share, "sessions",
+                          str(failed_dir / "quarantine" / "raw_sessions.jsonl"))
+        if config.examples:
+            enforce_min_share(tally.examples - examples_q.count, tally.examples, config.min_accepted_share,
+                              "training examples", str(failed_dir / "quarantine" / "training_examples.jsonl"))
+    except ContractError as exc:
+        return str(exc)
+    return None
 
 
 def _add_examples(session: Session, split: str, config: BuildConfig, count: TokenCounter,
@@ -186,9 +248,10 @@ def _add_examples(session: Session, split: str, config: BuildConfig, count: Toke
         batches.setdefault(("sft", split), []).append(sft)
         tally.sft_turns += sft["n_steps"]
         tally.sft_turns_without_page += sft["pages_dropped"]  # turn i is trained with page i stubbed
-    batches.setdefault(("rl", split), []).extend(
-        build_rl_examples(session, max_tokens=config.max_context_tokens, count=count)
-    )
+    rl = build_rl_examples(session, max_tokens=config.max_context_tokens, count=count)
+    batches.setdefault(("rl", split), []).extend(rl)
+    tally.rl_pages += sum(row["step_index"] + 1 for row in rl)
+    tally.rl_pages_dropped += sum(row["pages_dropped"] for row in rl)
 
 
 def _check_and_write(
@@ -240,8 +303,22 @@ def _oracle_by_split(policy: Path | None, split_ids: dict[str, list[str]], *, st
     return {s: round(sums[s] / counts[s], 4) for s in split_ids if counts[s]} or None
 
 
+def _ceilings_by_split(policy: Path, split_ids: dict[str, list[str]]) -> dict[str, dict[str, Any]] | None:
+    """Each split's oracle, goal-blind ceiling and best constant policy (`shopworld.oracle.ceilings`)."""
+    from shopr1.shopworld.oracle import ceilings
+
+    out = {}
+    for split, ids in split_ids.items():
+        try:
+            out[split] = ceilings(policy, set(ids))
+        except ValueError:  # the policy file does not cover this split (best effort, as above)
+            continue
+    return out or None
+
+
 def _summary(config: BuildConfig, inputs: list[Path], out_dir: Path, tally: _Tally, sessions_q: Quarantine,
-             examples_q: Quarantine, writer: _PartWriter, oracle: dict[str, float] | None, seconds: float) -> dict[str, Any]:
+             examples_q: Quarantine, writer: _PartWriter, oracle: dict[str, float] | None, seconds: float,
+             *, ceilings: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "inputs": [str(p) for p in inputs],
         "out_dir": str(out_dir),
@@ -252,6 +329,7 @@ def _summary(config: BuildConfig, inputs: list[Path], out_dir: Path, tally: _Tal
         "splits": {s: {"sessions": len(tally.split_ids.get(s, [])), "action_mix": dict(tally.mix.get(s, {}))}
                    for s in config.splits},
         "oracle_ceiling": oracle,
+        "ceilings": ceilings,
         "examples": {
             "built": tally.examples, "quarantined": examples_q.count,
             "reasons": dict(sorted(examples_q.reasons.items(), key=lambda kv: -kv[1])),
@@ -259,11 +337,15 @@ def _summary(config: BuildConfig, inputs: list[Path], out_dir: Path, tally: _Tal
             "sessions_without_rationales": tally.no_rationales,
             "sft_turns": tally.sft_turns,
             "sft_turns_without_page": tally.sft_turns_without_page,
+            "sft_stubbed_turn_share": round(tally.sft_turns_without_page / tally.sft_turns, 4) if tally.sft_turns else 0.0,
+            "rl_pages_dropped_share": round(tally.rl_pages_dropped / tally.rl_pages, 4) if tally.rl_pages else 0.0,
+            "context_budget": {"max_tokens": config.max_context_tokens, "counter": config.tokenizer or "approx",
+                               "source": tally.budget_source},
         },
         "files": {
             "accepted_sessions": str(out_dir / "sessions.accepted.jsonl"),
-            "quarantine": str(sessions_q.path) if sessions_q.count else None,
-            "quarantine_examples": str(examples_q.path) if examples_q.count else None,
+            "quarantine": str(out_dir / "quarantine" / sessions_q.path.name) if sessions_q.count else None,
+            "quarantine_examples": str(out_dir / "quarantine" / examples_q.path.name) if examples_q.count else None,
             "sft": str(out_dir / "sft") if any(k == "sft" for k, _ in writer.rows) else None,
             "rl": str(out_dir / "rl") if any(k == "rl" for k, _ in writer.rows) else None,
         },

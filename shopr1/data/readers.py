@@ -4,15 +4,18 @@ Canonical JSONL is read line by line as bytes, so a malformed or non-UTF-8 line 
 with an error (and later a quarantine row) instead of stopping the run or vanishing. Canonical
 Parquet is read in row-group batches so memory stays flat; OPeRA Parquet must be sorted by
 session and time, so its used columns are loaded whole. Timestamps may be numbers, ISO-8601
-strings or Parquet datetimes; a timestamp without a zone is read as UTC.
+strings or Parquet datetimes; a timestamp without a zone is read as UTC. `resolve_inputs` checks
+every input before a build starts (exists, readable, known format) and turns a folder into the
+session files inside it.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,6 +23,22 @@ from typing import Any
 
 OPERA_COLUMNS = ("session_id", "action_id", "timestamp", "action_type", "semantic_id", "simplified_html")
 OPERA_ACTION_TYPES = {"click": "click", "input": "type_and_submit", "terminate": "terminate"}
+#: What a folder's session files are named like; JSON files in a folder are metadata (catalog, manifest).
+SESSION_SUFFIXES = (".jsonl", ".ndjson", ".parquet")
+#: Files that sit beside sessions but hold something else: ShopWorld's per-step policy rows and its
+#: metadata, a build's summary.
+NOT_SESSIONS = {
+    "policy.jsonl": "ShopWorld's shopper-policy rows",
+    "catalog.json": "ShopWorld's product catalog",
+    "manifest.json": "ShopWorld's manifest",
+    "summary.json": "a build summary",
+}
+
+logger = logging.getLogger(__name__)
+
+
+class InputError(ValueError):
+    """An input that cannot be read as session logs; the message names it and what to do instead."""
 
 
 @dataclass
@@ -179,3 +198,65 @@ def read_records(path: str | Path) -> Iterator[RawRecord]:
     if fmt == "parquet":
         return read_parquet_sessions(path)
     return read_opera(path)
+
+
+def session_files(folder: Path) -> list[Path]:
+    """The session logs directly inside `folder`, by name: `*.jsonl`, `*.ndjson`, `*.parquet`, but not
+    the files that only sit beside sessions (`policy.jsonl`, `*.missing.jsonl`, hidden temporaries)."""
+    return sorted(
+        p for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in SESSION_SUFFIXES and not p.name.startswith(".")
+        and p.name not in NOT_SESSIONS and not p.name.endswith(".missing.jsonl")
+    )
+
+
+def _check_file(path: Path) -> None:
+    """InputError unless `path` is a non-empty readable file of a known format."""
+    if path.name in NOT_SESSIONS and (path.parent / "manifest.json").exists():
+        raise InputError(f"{path} is {NOT_SESSIONS[path.name]}, not sessions; pass "
+                         f"{path.parent / 'sessions.jsonl'} or the folder {path.parent}")
+    try:
+        with open(path, "rb") as fh:
+            empty = not fh.read(1)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if empty:
+        raise InputError(f"{path} is empty")
+    try:
+        detect_format(path)
+    except InputError:
+        raise
+    except ValueError as exc:  # unknown suffix, a Parquet file of neither shape, or not Parquet at all
+        message = str(exc)
+        raise InputError(message if message.startswith(str(path)) else f"{path}: not a readable Parquet file ({message})") from None
+
+
+def resolve_inputs(paths: Iterable[str | Path]) -> list[Path]:
+    """The session files to read, each checked; a folder stands for the session files inside it.
+
+    Raises InputError naming the first input that is missing, unreadable, empty, of an unknown
+    format, or a folder without session files. A file named twice is read once.
+    """
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = session_files(path)
+            if not found:
+                present = ", ".join(sorted(p.name for p in path.iterdir() if not p.name.startswith("."))[:8]) or "nothing"
+                raise InputError(f"{path} is a folder without session files (*.jsonl, *.ndjson or *.parquet other "
+                                 f"than policy.jsonl and *.missing.jsonl); it holds: {present}")
+            logger.info("%s: reading %s", path, ", ".join(p.name for p in found))
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise InputError(f"{path}: no such file or folder. Generate sample data with `shopr1 data generate`.")
+    unique: dict[Path, Path] = {}
+    for path in files:
+        if path.resolve() in unique:
+            logger.warning("%s is named more than once; it is read once", path)
+            continue
+        _check_file(path)
+        unique[path.resolve()] = path
+    return list(unique.values())
