@@ -204,6 +204,32 @@ def test_budget_trims_least_useful_parts_first(fn):
     assert len(footer_first.html) <= len(full.html) - 500
 
 
+def test_budget_trims_chrome_dropdowns_before_page_content():
+    """Before: a header's 60 department options outlived the page's own text (controls go last)."""
+    options = "".join(f"<option>Department {i}</option>" for i in range(60))
+    description = " ".join(["Waterproof breathable shell with taped seams."] * 5)  # under 300 characters each
+    raw = (f'<header><a href="/">Home</a><select aria-label="Search in">{options}</select>'
+           '<input type="search" aria-label="Search"><button>Search</button></header>'
+           f'<main><div class="pdp"><h1>Storm Jacket</h1><p>{description}</p><p>{description}</p>'
+           '<button>Add to Cart</button></div></main>')
+    full = simplify(raw)
+    departments = [n for n in full.names if n.startswith("header.search_in.")]
+    assert len(departments) == 60
+    trimmed = simplify(raw, max_chars=len(full.html) - 200)
+    kept = [n for n in trimmed.names if n.startswith("header.search_in.")]
+    assert 0 < len(kept) < 10 and kept == departments[: len(kept)]
+    assert trimmed.html.count(description) == 2  # page content untouched
+    assert "header.search_in" in trimmed.names and "product.add_to_cart" in trimmed.names
+
+
+def test_keep_globs_protect_controls_from_the_budget():
+    raw = results_page(seed=3, style="classic").html
+    full = simplify(raw)
+    kept = simplify(raw, max_chars=2_000, keep=["*"])
+    assert kept.names == full.names  # text went, every control stayed
+    assert len(kept.html) < len(full.html)
+
+
 def test_budget_not_needed_changes_nothing():
     raw = cart_page(seed=1).html
     assert simplify(raw, max_chars=10**9) == simplify(raw)
@@ -248,6 +274,25 @@ def test_hostile_input_never_raises(raw):
 
 def test_deep_nesting_keeps_the_link():
     assert simplify(_nested(800)).names == ["page.deep_link"]
+
+
+@pytest.mark.parametrize("depth", [1100, 3000])
+def test_nesting_past_the_parser_limit_warns_and_keeps_the_link(depth, caplog):
+    """Before: past libxml2's 2,048 levels everything deeper vanished, silently (an empty page)."""
+    page = simplify(_nested(depth))
+    assert page.names == ["page.deep_link"]
+    assert page.warnings and "deeper than the HTML parser's limit" in page.warnings[0]
+    assert "deeper than the HTML parser's limit" in caplog.text
+
+
+def test_too_deep_store_page_is_simplified_as_if_flat():
+    raw = results_page(seed=3, style="classic").html
+    body = raw.index(">", raw.index("<body")) + 1
+    end = raw.rindex("</body>")
+    deep = raw[:body] + "<div>" * 2500 + raw[body:end] + "</div>" * 2500 + raw[end:]
+    page = simplify(deep)
+    assert page.warnings and page.names == simplify(raw).names
+    assert simplify(raw).warnings == ()
 
 
 @pytest.mark.parametrize("encoding, declare", [("cp1252", True), ("cp1252", False), ("iso-8859-1", True),

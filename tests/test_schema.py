@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shopr1.schema import Action, Prediction, Session, Step, is_strict_format, parse_prediction
+from shopr1.schema import STEP_KINDS, Action, Prediction, Session, Step, is_strict_format, parse_prediction, step_kind
 
 GOOD = '{"rationale": "I want the red pair.", "action": {"type": "click", "name": "search_results.red_shoe.title"}}'
 
@@ -129,3 +129,46 @@ def test_step_requires_a_page_and_a_complete_gold_action():
         Step(page_html="<p/>", action={"type": "type_and_submit", "name": "search_input"})
     with pytest.raises(ValidationError):
         Session(session_id="s", steps=[])
+
+
+@pytest.mark.parametrize(
+    ("url", "html", "kind"),
+    [
+        ("https://shopworld.example/", None, "home"),
+        ("https://shopworld.example/s?k=trail+shoes&page=2", None, "results"),
+        ("https://shopworld.example/c/t-shirts?price=under-25", None, "results"),
+        ("https://shopworld.example/p/stridex-pace-2?size=9", None, "product"),
+        ("https://shopworld.example/cart", None, "cart"),
+        ("https://www.amazon.com/Some-Shoe/dp/B01ABC", None, "product"),
+        ("https://www.amazon.com/s?k=shoes", None, "results"),
+        ("https://www.amazon.com/gp/cart/view.html", None, "cart"),
+        ("https://shop.example/?q=boots", None, "results"),
+        ("/index.html", None, "home"),
+        ("https://shop.example/account/orders", None, "other"),
+        # no URL (or one that says nothing): the page's control names decide
+        (None, '<a name="search_results.acme.title">Acme</a>', "results"),
+        (None, '<button name="product.add_to_cart">Add</button><input name="search_input">', "product"),
+        (None, '<a name="cart.checkout">Checkout</a>', "cart"),
+        (None, '<input name="search_input"><a name="header.home">Shop</a>', "home"),
+        ("https://shop.example/account", '<a name="search_results.x.title">x</a>', "results"),
+        (None, "<p>hello</p>", "other"),
+        (None, None, "other"),
+        ("", "", "other"),
+    ],
+)
+def test_step_kind(url, html, kind):
+    assert step_kind(url, html) == kind
+    assert kind in STEP_KINDS
+
+
+def test_step_kind_of_shopworld_pages_agrees_with_their_markup():
+    shopworld = pytest.importorskip("shopr1.shopworld")
+    seen = set()
+    for session, _ in shopworld.iter_shopworld(20, seed=3):
+        for step in session.steps:
+            kind = step_kind(step.url, step.page_html)
+            seen.add(kind)
+            assert kind != "other"
+            if kind != "home":  # a home page's markers are weaker than its URL
+                assert step_kind(None, step.page_html) == kind
+    assert {"home", "results", "product"} <= seen
