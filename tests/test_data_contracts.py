@@ -139,8 +139,10 @@ def test_run_stops_below_the_accepted_share_and_keeps_everything(tmp_path):
     src = _write_rows(tmp_path / "in.jsonl", rows)
     with pytest.raises(ContractError, match=r"only 1 of 4 sessions \(25.0%\).*below the required 90%"):
         build_dataset([src], tmp_path / "out", BuildConfig(min_accepted_share=0.9))
-    assert len(_quarantine(tmp_path / "out")) == 3
-    assert json.loads((tmp_path / "out" / "summary.json").read_text())["sessions"]["quarantined"] == 3
+    # A failed build leaves OUT as it was; the attempt's quarantine and summary go to OUT.failed.
+    assert not (tmp_path / "out").exists()
+    assert len(_quarantine(tmp_path / "out.failed")) == 3
+    assert json.loads((tmp_path / "out.failed" / "summary.json").read_text())["sessions"]["quarantined"] == 3
 
 
 def test_contracts_are_ge_suites_stored_as_json():

@@ -139,7 +139,7 @@ def test_a_tiny_local_model_runs_over_a_shopworld_sample(tmp_path, random_model)
     src = tmp_path / "shopworld.jsonl"
     src.write_text("".join(s.model_dump_json(exclude_none=True) + "\n" for s, _ in iter_shopworld(3, seed=2)))
     teacher = make_backend("local", model_path=random_model, max_new_tokens=12, max_input_tokens=1024)
-    settings = SynthesisSettings(retry=RetryPolicy(max_attempts=1), max_context_tokens=1500)
+    settings = SynthesisSettings(retry=RetryPolicy(max_attempts=1), max_context_tokens=1500, max_failed=1.0)
     summary = synthesize_file(src, tmp_path / "out.jsonl", teacher, settings=settings)
     assert summary.steps > 0 and summary.done + summary.cached + summary.failed == summary.steps
     assert summary.calls == summary.done + summary.failed  # one call per distinct step, no retries
@@ -170,7 +170,7 @@ def test_packaged_smollm2_writes_rationales_from_its_gguf_file(tmp_path):
     src = _write(tmp_path / "in.jsonl", [{**session, "steps": session["steps"][:1]}])  # loading dominates: one step
     teacher = make_backend("local", model_path=folder, gguf_file=gguf_file, temperature=0.0, max_new_tokens=24,
                            reply_prefix="I")
-    settings = SynthesisSettings(timeout=120, max_context_tokens=800, retry=RetryPolicy(max_attempts=1))
+    settings = SynthesisSettings(timeout=120, max_context_tokens=800, retry=RetryPolicy(max_attempts=1), max_failed=1.0)
     summary = synthesize_file(src, tmp_path / "out.jsonl", teacher, settings=settings)
     assert summary.done + summary.failed == 1 and summary.calls == 1
     for row in map(json.loads, (tmp_path / "out.jsonl").read_text().splitlines()):

@@ -128,7 +128,8 @@ def generate(
     console.print(table)
 
 
-def _run_build(paths: list[Path], out: Path | None, default_name: str, config: Any, label: str) -> dict[str, Any]:
+def _run_build(paths: list[Path], out: Path | None, default_name: str, config: Any, label: str,
+               policy: Path | None = None) -> dict[str, Any]:
     from shopr1.contracts import ContractError
     from shopr1.data.build import BuildFailed, build_dataset
     from shopr1.data.readers import InputError, resolve_inputs
@@ -143,7 +144,7 @@ def _run_build(paths: list[Path], out: Path | None, default_name: str, config: A
     total = sum(n for n in (_count_rows(p) for p in inputs) if n is not None) or None
     try:
         with progress_bar(label, total) as advance:
-            summary = build_dataset(inputs, out, config, progress=advance)
+            summary = build_dataset(inputs, out, config, policy=policy, progress=advance)
     except BuildFailed as exc:
         print_report(exc.summary)
         raise fail(str(exc)) from None
@@ -239,6 +240,7 @@ def build(
     min_accepted: float = typer.Option(0.9, help="Stop with an error when a smaller share passes a contract."),
     max_html_chars: int = typer.Option(2_000_000, help="Pages longer than this are 'oversized'."),
     html_rules: str = typer.Option(None, help="Simplifier rules for raw_html steps: generic, shopworld or a YAML path."),
+    policy: Path = typer.Option(None, exists=True, dir_okay=False, help="ShopWorld policy.jsonl for the ceilings of each split (default: the one beside a single input, if any)."),
 ) -> None:
     """Validate session logs and build SFT (whole sessions) and RL (context → next action) examples
     as Parquet parts under OUT/sft/<split>/ and OUT/rl/<split>/.
@@ -246,7 +248,7 @@ def build(
     OUT is replaced only when the build succeeds (other files kept there, such as a rationale cache, stay); when too little passes a contract, OUT stays as it was and this attempt's quarantine and summary are kept in OUT.failed/."""
     config = _config(max_context_tokens=max_tokens, seed=seed, splits=splits, min_accepted_share=min_accepted,
                      max_html_chars=max_html_chars, html_rules=html_rules, tokenizer=tokenizer)
-    _run_build(paths, out, "dataset", config, "building")
+    _run_build(paths, out, "dataset", config, "building", policy=policy)
 
 
 app.command("rationales")(rationales)
