@@ -9,7 +9,9 @@ import typer
 from shopr1.cli.data import app as data_app
 from shopr1.cli.evaluate import evaluate
 from shopr1.cli.html import app as html_app
+from shopr1.cli.promote import promote
 from shopr1.cli.run import run
+from shopr1.cli.simulate import simulate
 
 app = typer.Typer(
     help="Train and run LLM simulators of online shoppers (Shop-R1).",
@@ -19,6 +21,8 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(html_app, name="html")
 app.command("run")(run)
+app.command("promote")(promote)
+app.command("simulate")(simulate)
 app.command("evaluate")(evaluate)
 
 
