@@ -12,6 +12,7 @@ from shopr1.cli.html import app as html_app
 from shopr1.cli.promote import promote
 from shopr1.cli.run import run
 from shopr1.cli.simulate import simulate
+from shopr1.cli.train import app as train_app
 
 app = typer.Typer(
     help="Train and run LLM simulators of online shoppers (Shop-R1).",
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(html_app, name="html")
+app.add_typer(train_app, name="train")
 app.command("run")(run)
 app.command("promote")(promote)
 app.command("simulate")(simulate)

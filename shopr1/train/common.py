@@ -227,7 +227,9 @@ def run_trainer(
 ) -> TrainResult:
     """Train (resuming when a checkpoint is given), translate failures, save `final/`."""
     import torch
+    from transformers.trainer_callback import PrinterCallback
 
+    trainer.remove_callback(PrinterCallback)  # rows go to the history file and the progress hook
     try:
         output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     except torch.OutOfMemoryError as exc:
