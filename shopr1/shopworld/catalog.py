@@ -12,6 +12,7 @@ import math
 import random
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from shopr1.html.words import SLUG_SEPARATOR, slugify
@@ -64,7 +65,7 @@ class Product:
     popularity: float = 0.0
     search_tokens: frozenset[str] = field(default_factory=frozenset)
 
-    @property
+    @cached_property
     def brand_slug(self) -> str:
         return slugify(self.brand, max_words=12, max_chars=200)
 
@@ -156,15 +157,30 @@ def _product_tokens(product: Product, spec: Category) -> list[str]:
 
 
 class Catalog:
-    """All products plus lookups by slug, id and category."""
+    """All products plus lookups by slug, id and category, the search postings and offers."""
 
     def __init__(self, products: list[Product], seed: int) -> None:
         self.products = products
         self.seed = seed
         self.by_slug = {p.slug: p for p in products}
+        # What each product offers, as (key, value) wishes: a set of wishes is carried when some
+        # product's offer contains it.
+        self.offers: dict[str, list[frozenset[tuple[str, str]]]] = {c.slug: [] for c in CATEGORIES}
+        for p in products:
+            offer = {*p.attributes.items(), *(("color", c) for c in p.colors), ("brand", p.brand_slug)}
+            self.offers[p.category].append(frozenset(offer))
+        self.postings: dict[str, list[int]] = {}  # search token -> ids of the products that have it
+        for p in products:
+            for token in p.search_tokens:
+                self.postings.setdefault(token, []).append(p.id)
         self.by_category: dict[str, list[Product]] = {c.slug: [] for c in CATEGORIES}
         for p in products:
             self.by_category[p.category].append(p)
+
+    def carries(self, category: str, wants: list[tuple[str, str]]) -> bool:
+        """Whether some product of `category` offers every one of `wants`."""
+        wanted = set(wants)
+        return any(wanted <= offer for offer in self.offers[category])
 
     def to_json_dict(self) -> dict[str, Any]:
         return {

@@ -16,6 +16,7 @@ from pathlib import Path
 from shopr1.schema import Session
 from shopr1.shopworld.config import ShopWorldConfig
 from shopr1.shopworld.mix import calibrate_type_weights
+from shopr1.shopworld.oracle import ceilings
 from shopr1.shopworld.simulate import MixCounter, World, simulate
 
 GENERATOR_VERSION = "shopworld-2.0"
@@ -78,16 +79,19 @@ def write_shopworld(
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
         **counter.summary(),
+        "ceilings": ceilings(out_dir / "policy.jsonl") if counter.steps else None,
         "files": ["sessions.jsonl", "policy.jsonl", "catalog.json"],
         "config": config.model_dump(mode="json"),
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     log.info(
-        "ShopWorld: %d sessions, %d steps, mix %s, oracle ceiling %.4f -> %s",
+        "ShopWorld: %d sessions, %d steps, mix %s, oracle %.4f, goal-blind %.4f, constant %.4f -> %s",
         counter.sessions,
         counter.steps,
         counter.mix(),
         manifest["oracle_ceiling"],
+        (manifest["ceilings"] or {}).get("goal_blind", float("nan")),
+        (manifest["ceilings"] or {}).get("constant", {}).get("exact", float("nan")),
         out_dir,
     )
     return manifest

@@ -18,6 +18,7 @@ from shopr1.shopworld.shopper import Shopper
 ActionKey = tuple[str, str | None, str | None]  # (type, name, text)
 TERMINATE: ActionKey = ("terminate", None, None)
 BACK: ActionKey = ("click", "nav.back", None)
+MIN_P = 1e-6
 
 
 def _click(name: str) -> ActionKey:
@@ -81,7 +82,11 @@ class Policy:
         ]
         tilted.append((TERMINATE, hazard * self.type_weight["terminate"]))
         norm = sum(p for _, p in tilted)
-        return [(a, p / norm) for a, p in tilted if p > 0]
+        # Far down a long results list the position bias leaves chances below what a policy row
+        # records (7 decimals): such moves are dropped rather than written as probability 0.
+        kept = [(a, p) for a, p in tilted if p / norm >= MIN_P]
+        norm = sum(p for _, p in kept)
+        return [(a, p / norm) for a, p in kept]
 
     def _hazard(self, view: View, shopper: Shopper, step: int) -> float:
         b = self.b

@@ -104,7 +104,11 @@ def _rank(
     wanted = set(tokens(_PRICE_CAP.sub(" ", query)))
     if not wanted:
         return (), None
-    scored = [(len(wanted & p.search_tokens), p) for p in catalog.products if p.price <= max_price]
+    hits: Counter[int] = Counter()
+    for token in wanted:  # only products sharing a token can score: walk the postings
+        hits.update(catalog.postings.get(token, ()))
+    products = catalog.products
+    scored = [(n, products[i]) for i, n in hits.items() if products[i].price <= max_price]
     best = max((s for s, _ in scored), default=0)
     if best == 0:
         return (), None

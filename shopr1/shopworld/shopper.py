@@ -49,14 +49,21 @@ class Shopper:
     used_queries: set[str] = field(default_factory=set)
     visited: set[int] = field(default_factory=set)
     last_query: str = ""
+    _misses: dict[int, int] = field(default_factory=dict, repr=False)  # the goal is fixed: cache
 
     def misses(self, product: Product) -> int:
         """How many wishes a product fails (0 fits, 1 is a near miss); other categories fail all."""
+        known = self._misses.get(product.id)
+        if known is not None:
+            return known
         goal = self.goal
         if product.category != goal.category:
-            return 9
-        missed = sum(not product.has(key, value) for key, value in goal.wants)
-        return missed + (product.price > goal.max_price) + (product.rating < goal.min_rating)
+            missed = 9
+        else:
+            missed = sum(not product.has(key, value) for key, value in goal.wants)
+            missed += (product.price > goal.max_price) + (product.rating < goal.min_rating)
+        self._misses[product.id] = missed
+        return missed
 
     def helps(self, facet: str, value: str) -> bool:
         """Whether clicking refinement (facet, value) narrows results toward the goal."""
@@ -144,10 +151,9 @@ def sample_shopper(
     if rng.random() < stocked:
         wants = _wishes(rng, anchor, False, wishes)
     else:
-        pool = catalog.by_category[spec.slug]
-        for _ in range(30):  # a combination nothing carries; rarely needs more than a few draws
-            wants = _wishes(rng, anchor, True, wishes)
-            if not any(all(p.has(k, v) for k, v in wants) for p in pool):
+        for attempt in range(30):  # a combination nothing carries: after a few tries, wish for more
+            wants = _wishes(rng, anchor, True, wishes if attempt < 4 else (1.0, 1.0))
+            if not catalog.carries(spec.slug, wants):
                 break
     stretch = rng.uniform(0.95, 1.7) if rng.random() < 0.65 else rng.uniform(0.5, 1.0)
     budget = _nice_budget(anchor.price * stretch)

@@ -162,7 +162,9 @@ def simulate(
         )
         context.update(repr(action).encode())
         if render_pages:
-            html = world.html(browser.page, cart_count, can_back, today)
+            # Compact pages state no dates: one cached page serves every day.
+            day = world.opened if world.config.compact else today
+            html = world.html(browser.page, cart_count, can_back, day)
             steps.append(
                 Step(
                     page_html=html,
