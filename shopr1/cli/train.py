@@ -8,7 +8,6 @@ accelerate config for the packaged DeepSpeed ZeRO-2/3 settings.
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +23,6 @@ SETS = typer.Option([], "--set", help="Override a recipe key, e.g. --set sft.max
 DEEPSPEED = typer.Option(None, "--deepspeed", help="zero2 or zero3: run under the packaged DeepSpeed config (overrides runtime.deepspeed).")
 
 
-def _single_process_env() -> None:
-    """DeepSpeed wants a process group even for one process: give it one on loopback."""
-    if "WORLD_SIZE" in os.environ:
-        return  # launched by accelerate / torchrun
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", LOCAL_RANK="0", WORLD_SIZE="1")
-
-
 def _load(recipe: str, sets: list[str], deepspeed: str | None) -> Any:
     from shopr1.recipes import RecipeError, load_recipe
 
@@ -42,8 +31,6 @@ def _load(recipe: str, sets: list[str], deepspeed: str | None) -> Any:
         loaded = load_recipe(recipe, [*sets, *extra])
     except RecipeError as exc:
         raise fail(str(exc)) from None
-    if loaded.runtime.deepspeed:
-        _single_process_env()
     return loaded
 
 

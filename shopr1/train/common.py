@@ -50,6 +50,21 @@ def deepspeed_config(stage: str | None) -> str | None:
     return str(path)
 
 
+def single_process_group_env() -> None:
+    """DeepSpeed wants a process group even for one process: give it one on loopback.
+
+    Does nothing under `accelerate launch` / `torchrun`, which set these variables themselves.
+    """
+    if "WORLD_SIZE" in os.environ:
+        return
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", LOCAL_RANK="0", WORLD_SIZE="1")
+
+
 def trainer_kwargs(recipe: Any, stage: str, out_dir: Path, *, deepspeed: str | None = None) -> dict[str, Any]:
     """Keyword arguments of SFTConfig / GRPOConfig that come from the recipe's shared settings."""
     settings = getattr(recipe, stage)
@@ -80,6 +95,8 @@ def trainer_kwargs(recipe: Any, stage: str, out_dir: Path, *, deepspeed: str | N
         disable_tqdm=True,
         deepspeed=deepspeed or deepspeed_config(runtime.deepspeed),
     )
+    if kwargs["deepspeed"]:
+        single_process_group_env()
     return kwargs
 
 
