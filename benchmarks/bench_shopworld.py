@@ -1,8 +1,9 @@
-"""ShopWorld generation benchmark: throughput, page sizes, action mix and oracle ceiling for
-compact and realistic pages (one core, files written as in `shopr1 data generate`).
+"""ShopWorld generation benchmark: throughput, page sizes, action mix and ceilings (oracle,
+goal-blind, best constant) for compact and realistic pages (one core, files written as in
+`shopr1 data generate`, the manifest's ceilings included).
 
-    python benchmarks/bench_shopworld.py     # 32,000 compact (~100k steps), 3,000 realistic
-    python benchmarks/bench_shopworld.py --compact 5000 --realistic 500 --out runs/bench
+    python benchmarks/bench_shopworld.py     # 32,000 compact (~90k steps), 3,000 realistic
+    python benchmarks/bench_shopworld.py --compact 5000 --realistic 500 --preset paper-like
 """
 
 from __future__ import annotations
@@ -46,12 +47,15 @@ def page_sizes(sessions_path: Path) -> dict[str, float]:
     return {k: round(s / n) for k, (s, n) in {**sizes, "all": every}.items()}
 
 
-def bench(page_size: str, sessions: int, out: Path) -> dict:
+def bench(page_size: str, sessions: int, out: Path, preset: str = "default") -> dict:
     start = time.perf_counter()
-    manifest = write_shopworld(out, sessions, seed=0, config=ShopWorldConfig(page_size=page_size))
+    config = ShopWorldConfig(preset=preset, page_size=page_size)
+    manifest = write_shopworld(out, sessions, seed=0, config=config)
     seconds = time.perf_counter() - start
+    c = manifest["ceilings"]
     sample = {f"shopworld-0-{i:06d}" for i in range(min(SAMPLE_SESSIONS, sessions))}
     return {
+        "preset": preset,
         "page_size": page_size,
         "sessions": sessions,
         "steps": manifest["steps"],
@@ -64,6 +68,9 @@ def bench(page_size: str, sessions: int, out: Path) -> dict:
         "purchase_rate": manifest["purchase_rate"],
         "mean_steps_per_session": manifest["mean_steps_per_session"],
         "oracle_ceiling_all": manifest["oracle_ceiling"],
+        "goal_blind_all": c["goal_blind"],
+        "constant_all": c["constant"],
+        "headroom_all": c["headroom"],
         f"oracle_ceiling_first_{len(sample)}": round(
             oracle_ceiling(out / "policy.jsonl", sample), 4
         ),
@@ -77,6 +84,7 @@ def main() -> None:
         "--compact", type=int, default=32_000, help="compact sessions (~3.15 steps each)"
     )
     parser.add_argument("--realistic", type=int, default=3_000, help="realistic sessions")
+    parser.add_argument("--preset", default="default", choices=["default", "paper-like"])
     parser.add_argument(
         "--out", type=Path, default=None, help="keep the files here (default: a temp dir)"
     )
@@ -84,7 +92,7 @@ def main() -> None:
     root = args.out or Path(tempfile.mkdtemp(prefix="bench_shopworld_"))
     try:
         for page_size, sessions in (("compact", args.compact), ("realistic", args.realistic)):
-            print(json.dumps(bench(page_size, sessions, root / page_size)), flush=True)
+            print(json.dumps(bench(page_size, sessions, root / page_size, args.preset)), flush=True)
     finally:
         if args.out is None:
             shutil.rmtree(root, ignore_errors=True)

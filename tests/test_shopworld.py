@@ -477,3 +477,15 @@ def test_manifest_carries_the_ceilings(written):
     assert c == ceilings(out / "policy.jsonl")
     assert c["oracle"] == pytest.approx(manifest["oracle_ceiling"], abs=1e-4)
     assert {"steps", "oracle", "goal_blind", "constant", "headroom", "by_kind"} <= set(c)
+
+
+def test_build_summary_carries_ceilings_per_split(written, tmp_path):
+    from shopr1.data.build import BuildConfig, build_dataset
+
+    out, _, _ = written
+    summary = build_dataset([out / "sessions.jsonl"], tmp_path / "dataset", BuildConfig(seed=0, examples=False),
+                            policy=out / "policy.jsonl")
+    assert set(summary["ceilings"]) == set(summary["oracle_ceiling"])
+    for split, c in summary["ceilings"].items():
+        assert c["oracle"] == pytest.approx(summary["oracle_ceiling"][split], abs=1e-4)
+        assert c["constant"]["exact"] <= c["goal_blind"] <= c["oracle"]

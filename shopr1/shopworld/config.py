@@ -67,7 +67,7 @@ class Behaviour(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     stocked: float = Field(
-        0.25, ge=0, le=1,
+        0.45, ge=0, le=1,
         description="Share of goals the store can meet (the rest wish for a combination it does not carry).",
     )
     wishes: tuple[float, float] = Field(
@@ -138,8 +138,8 @@ class TypeWeights(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     click: float = Field(1.0, gt=0)
-    type_and_submit: float = Field(3.3, gt=0)
-    terminate: float = Field(2.1, gt=0)
+    type_and_submit: float = Field(3.2, gt=0)
+    terminate: float = Field(1.6, gt=0)
 
 
 # Today's (shopworld-1.0) shape: every visit starts on the home page and leaving does not depend

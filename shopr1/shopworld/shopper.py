@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from dataclasses import dataclass, field
 from typing import Any
 
 from shopr1.shopworld.catalog import Catalog, Product, tokens
@@ -85,7 +86,7 @@ class Shopper:
         when it already says everything, another phrasing of the whole intent."""
         fresh = self.unused_queries()
         have = set(tokens(current))
-        missing = [m for m in _mods(self.goal) if not set(tokens(m.adj)) <= have]
+        missing = [m for m in _mods(self.goal) if not _adj_tokens(m.adj) <= have]
         extended = [q for q in (_phrase(m.adj, current) for m in missing) if q not in self.used_queries]
         if not current or not extended or refine_share <= 0:
             return fresh
@@ -106,10 +107,12 @@ class Shopper:
 
     def record(self) -> dict[str, Any]:
         """The persona as written into the session log (goal included when asked for)."""
-        return {
-            **asdict(self.persona),
-            "goal": {**asdict(self.goal), "wants": dict(self.goal.wants)},
-        }
+        return {**vars(self.persona), "goal": {**vars(self.goal), "wants": dict(self.goal.wants)}}
+
+
+def _budget_below(x: float) -> float:
+    step = 5 if x < 100 else 10 if x < 300 else 50
+    return float(max(1, math.floor(x / step) * step))
 
 
 def _nice_budget(x: float) -> float:
@@ -135,6 +138,28 @@ def _wishes(
     return wants
 
 
+def _uncarried(
+    rng: random.Random, catalog: Catalog, anchor: Product, wants: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """`wants`, or if the store carries that, the same wishes with one value changed (or a colour
+    added) so that nothing carries them; as drawn when no such change exists."""
+    spec = anchor.spec
+    if not catalog.carries(spec.slug, wants):
+        return wants
+    values = {a.key: [v.value for v in a.values] for a in spec.attributes}
+    values["color"] = list(spec.colors)
+    options = [
+        [*wants[:i], (key, other), *wants[i + 1 :]]
+        for i, (key, value) in enumerate(wants)
+        for other in values.get(key, ())
+        if other != value
+    ]
+    if all(key != "color" for key, _ in wants):
+        options += [[("color", c), *wants] for c in spec.colors]
+    options = [o for o in options if not catalog.carries(spec.slug, o)]
+    return rng.choice(options) if options else wants
+
+
 def sample_shopper(
     rng: random.Random,
     catalog: Catalog,
@@ -143,20 +168,23 @@ def sample_shopper(
     wishes: tuple[float, float] = (0.5, 0.7),
 ) -> Shopper:
     """A goal and a persona. With chance `stocked` the goal is modelled on a real catalog product
-    (so it can be met); otherwise it wishes for a combination the store does not carry (shoppers
-    who search, refine and leave). `decisiveness`: the Beta(a, b) of their share of "buy now"
+    (so it can usually be met); otherwise it names every attribute and a colour, and either the
+    store carries no such product or none within the budget (shoppers who search, refine and
+    leave). `decisiveness`: the Beta(a, b) of their share of "buy now"
     over "add to cart"; `wishes`: the chances of wanting a second attribute, and a colour."""
     anchor = rng.choice(catalog.products)
     spec = anchor.spec
-    if rng.random() < stocked:
+    met = rng.random() < stocked
+    if met:
         wants = _wishes(rng, anchor, False, wishes)
-    else:
-        for attempt in range(30):  # a combination nothing carries: after a few tries, wish for more
-            wants = _wishes(rng, anchor, True, wishes if attempt < 4 else (1.0, 1.0))
-            if not catalog.carries(spec.slug, wants):
-                break
+    else:  # everything specified; nothing carries it, or nothing that does is within budget
+        wants = _uncarried(rng, catalog, anchor, _wishes(rng, anchor, True, (1.0, 1.0)))
     stretch = rng.uniform(0.95, 1.7) if rng.random() < 0.65 else rng.uniform(0.5, 1.0)
     budget = _nice_budget(anchor.price * stretch)
+    if not met:
+        carrying = [p.price for p in catalog.by_category[spec.slug] if all(p.has(k, v) for k, v in wants)]
+        if carrying:
+            budget = min(budget, _budget_below(min(carrying) * rng.uniform(0.55, 0.9)))
     pickiness = round(rng.betavariate(2, 2), 2)
     goal = Goal(
         category=spec.slug,
@@ -179,7 +207,13 @@ class _Mod:
     kw: str  # keyword style: "red", "men"
 
 
-def _mods(goal: Goal) -> list[_Mod]:
+@lru_cache(maxsize=1024)
+def _adj_tokens(adj: str) -> frozenset[str]:
+    return frozenset(tokens(adj))
+
+
+@lru_cache(maxsize=8192)
+def _mods(goal: Goal) -> tuple[_Mod, ...]:
     spec = CATEGORY_BY_SLUG[goal.category]
     mods = []
     for key, value in goal.wants:
@@ -194,7 +228,7 @@ def _mods(goal: Goal) -> list[_Mod]:
             )
             adj = v.adj.lower()
             mods.append(_Mod(key, adj, v.post or adj, v.label.lower() if key == "gender" else adj))
-    return mods
+    return tuple(mods)
 
 
 def _phrase(*parts: str) -> str:
