@@ -204,7 +204,7 @@ class TeacherSpec(BaseModel):
     timeout: float = Field(60.0, gt=0)
     attempts: int = Field(4, ge=1, description="tries per step inside the stage")
     max_context_tokens: int = Field(6000, ge=256)
-    max_missing_share: float = Field(0.05, ge=0, le=1, description="above this share of failed steps the stage fails (and is retried)")
+    max_missing_share: float = Field(0.01, ge=0, le=1, description="above this share of failed steps the stage fails (and is retried)")
 
     @field_validator("api_key_env")
     @classmethod
@@ -401,10 +401,11 @@ def validate(inputs: Ref, out_dir: Path, *, seed: int = 0, min_accepted_share: f
 def rationales(accepted: Ref, out_dir: Path, teacher: TeacherSpec, *, progress: Progress = None) -> RationalesResult:
     """A teacher's first-person rationale for every step; replies cached in out_dir across runs.
 
-    More failed steps than `teacher.max_missing_share` raises TransientStageError: what the
-    teacher did answer stays cached, so a retry pays only for the rest.
+    An unreachable teacher, or more failed steps than `teacher.max_missing_share`, raises
+    TransientStageError: what the teacher did answer stays cached, so a retry pays only for the
+    rest. A teacher that refuses the key or the model raises StageError (no retry can help).
     """
-    from shopr1.rationales import RetryPolicy, SynthesisSettings, synthesize_file
+    from shopr1.rationales import RetryPolicy, SynthesisSettings, TeacherUnavailable, TooManyFailures, synthesize_file
     from shopr1.rationales.backends import TeacherFatalError
 
     out_dir = Path(out_dir)
@@ -412,19 +413,15 @@ def rationales(accepted: Ref, out_dir: Path, teacher: TeacherSpec, *, progress: 
     out = out_dir / "sessions.rationales.jsonl"
     settings = SynthesisSettings(concurrency=teacher.concurrency, timeout=teacher.timeout,
                                  retry=RetryPolicy(max_attempts=teacher.attempts),
-                                 max_context_tokens=teacher.max_context_tokens)
+                                 max_context_tokens=teacher.max_context_tokens, max_failed=teacher.max_missing_share)
     on_progress = (lambda _outcome: progress()) if progress else None
     try:
         summary = synthesize_file(accepted.path, out, teacher.backend(), cache_path=out_dir / "rationale_cache.sqlite",
                                   settings=settings, on_progress=on_progress)
+    except (TeacherUnavailable, TooManyFailures) as exc:
+        raise TransientStageError(str(exc)) from None
     except TeacherFatalError as exc:
         raise StageError(str(exc)) from None
-    needed = summary.steps - summary.present
-    if needed and summary.failed / needed > teacher.max_missing_share:
-        raise TransientStageError(
-            f"the teacher failed on {summary.failed:,} of {needed:,} steps ({summary.failed / needed:.0%}, more than "
-            f"{teacher.max_missing_share:.0%}); the {summary.done + summary.cached:,} answers so far are cached. "
-            f"Reasons are in {out_dir / 'sessions.rationales.missing.jsonl'}")
     return RationalesResult(sessions=Ref.of(out), summary=summary.to_dict())
 
 

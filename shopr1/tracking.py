@@ -72,7 +72,7 @@ def use(target: TrackingTarget) -> str:
     import mlflow
 
     # MLflow narrates store migrations at INFO on first use of a SQLite file.
-    for name in ("alembic", "mlflow.store.db.utils"):
+    for name in ("alembic", "mlflow.store.db.utils", "mlflow.system_metrics"):
         logging.getLogger(name).setLevel(logging.WARNING)
     mlflow.set_tracking_uri(target.uri)
     mlflow.set_registry_uri(target.uri)
