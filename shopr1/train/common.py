@@ -158,8 +158,13 @@ def make_callbacks(
             check_finite_loss(stage, logs or {}, state.global_step)
 
     class History(base):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            self.started = time.monotonic()
+
         def on_log(self, args, state, control, logs=None, **kwargs):
-            row = {"step": state.global_step, "epoch": state.epoch, **(logs or {})}
+            # elapsed_s: seconds since this process started training (throughput without warm-up)
+            row = {"step": state.global_step, "epoch": state.epoch,
+                   "elapsed_s": round(time.monotonic() - self.started, 3), **(logs or {})}
             with open(history_path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(row, default=float) + "\n")
             if progress:
