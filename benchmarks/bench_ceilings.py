@@ -1,5 +1,6 @@
-"""ShopWorld ceilings per knob: for each config, the oracle, the goal-blind ceiling, the best
-constant policy and its headroom, per step kind, with the action mix and P(terminate) by fit.
+"""ShopWorld ceilings per knob: for each config, the oracle, the goal-blind ceiling, a
+context-only rule predictor (a floor under what a model can reach), the best constant policy and
+the headroom, per step kind, with the action mix and P(terminate) by fit.
 
     python benchmarks/bench_ceilings.py                  # presets and one knob at a time, 3,000 sessions
     python benchmarks/bench_ceilings.py --sessions 1000 --only default paper-like
@@ -17,8 +18,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shopr1.shopworld import ShopWorldConfig, ceilings  # noqa: E402
-from shopr1.shopworld.simulate import World, simulate  # noqa: E402
+import random  # noqa: E402
+
+from shopr1.html.words import slugify  # noqa: E402
+from shopr1.matching import exact_match  # noqa: E402
+from shopr1.schema import Action  # noqa: E402
+from shopr1.shopworld import ShopWorldConfig, ceilings, step_oracle  # noqa: E402
+from shopr1.shopworld.catalog import tokens  # noqa: E402
+from shopr1.shopworld.categories import CATEGORIES, COLORS  # noqa: E402
+from shopr1.shopworld.pages import ProductView  # noqa: E402
+from shopr1.shopworld.search import _PRICE_CAP  # noqa: E402
+from shopr1.shopworld.shopper import Goal, Persona, Shopper, paraphrases  # noqa: E402
+from shopr1.shopworld.simulate import World, action_dict, page_kind, simulate  # noqa: E402
 
 # Each row: a name and the config overrides from the default preset (one knob back to today's).
 VARIANTS: dict[str, dict] = {
@@ -35,9 +46,62 @@ VARIANTS: dict[str, dict] = {
 }
 
 
+class ContextOnly:
+    """A rule predictor that reads only what a model sees: it infers the wishes from the last
+    query on screen (or the product an ad opened), assumes no budget, size or quantity, runs the
+    shopper policy on that guess and predicts its most likely action. Its exact match against
+    the true distributions is a *lower* bound on what a context-only model can reach."""
+
+    def __init__(self, world: World) -> None:
+        self.world, self.policy = world, world.policy
+        self.scores: dict[str, list[float]] = defaultdict(list)
+
+    def distribution(self, view, shopper, step, can_back):
+        dist = self.policy.distribution(view, shopper, step, can_back)
+        guess = self._guess(view, shopper)
+        if guess is None:
+            predicted = {"type": "terminate"}
+        else:
+            rows = [{"action": action_dict(a), "p": p} for a, p in self.policy.distribution(view, guess, step, can_back)]
+            predicted = rows[step_oracle(rows)[0]]["action"]
+        prediction = Action(**predicted)
+        score = sum(p for a, p in dist if exact_match(prediction, Action(**action_dict(a))))
+        self.scores[page_kind(view.key)].append(score)
+        return dist
+
+    def fits(self, view, shopper):
+        return self.policy.fits(view, shopper)
+
+    def _guess(self, view, shopper) -> Shopper | None:
+        query = shopper.last_query  # the last query typed or landed on: it is on the pages
+        category = wants = None
+        if query:
+            have = set(tokens(query))
+            for spec in CATEGORIES:
+                if set(tokens(spec.noun)) <= have:
+                    category = spec
+            if category is not None:
+                wants = [(a.key, v.value) for a in category.attributes for v in a.values if set(tokens(v.adj)) <= have]
+                wants += [("color", c) for c in category.colors if set(tokens(COLORS[c])) <= have]
+                wants += [("brand", slugify(b)) for b in category.brands if slugify(b) in have]
+        elif isinstance(view, ProductView):  # an ad's product: guess they want it
+            category = view.product.spec
+            wants = list(view.product.attributes.items()) + [("color", view.product.colors[0])]
+        if category is None:
+            return None
+        cap = _PRICE_CAP.search(query or "")
+        budget = float(cap.group(1)) if cap else 1e6  # the budget only when the query says it
+        goal = Goal(category.slug, tuple(wants), None, budget, 1, 0.0, says_budget=bool(cap))
+        queries = [(q, w) for q, w in paraphrases(goal, random.Random(0)) if "under" not in q]
+        guess = Shopper(goal, Persona(budget, 99, 0.5, 0.77), queries)
+        guess.used_queries, guess.visited, guess.last_query = set(shopper.used_queries), set(shopper.visited), query
+        return guess
+
+
 def measure(name: str, overrides: dict, sessions: int, seed: int) -> dict:
     config = ShopWorldConfig(**overrides)
     world = World(seed, config)
+    reader = world.policy = ContextOnly(world)
     start = time.perf_counter()
     rows, counts = [], defaultdict(int)
     for i in range(sessions):
@@ -61,19 +125,25 @@ def measure(name: str, overrides: dict, sessions: int, seed: int) -> dict:
         "steps_per_s_unrendered": round(total / seconds),
         "mix": {k: round(counts[k] / total, 3) for k in ("click", "type_and_submit", "terminate")},
         "p_terminate": {k: round(s / n, 3) for k, (s, n) in sorted(leave.items())},
+        "context_only_rule": {
+            "exact": round(sum(map(sum, reader.scores.values())) / total, 4),
+            **{k: round(sum(v) / len(v), 4) for k, v in reader.scores.items()},
+        },
         **ceilings(rows),
     }
 
 
 def table(results: list[dict]) -> str:
-    head = "| variant | steps | click/type/term | oracle | goal-blind | constant | headroom | home share | P(term) product fits/not |"
-    lines = [head, "|" + "---|" * head.count("|")[:-1] if False else "|" + "---|" * (head.count("|") - 1)]
+    head = ("| variant | steps | click/type/term | oracle | goal-blind | context-only rule | constant | headroom "
+            "| home share | P(term) product fits/not |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         mix = "/".join(f"{100 * r['mix'][k]:.0f}" for k in ("click", "type_and_submit", "terminate"))
         home = r["by_kind"].get("home", {}).get("steps", 0) / r["steps"]
         pt = r["p_terminate"]
         lines.append(
             f"| {r['variant']} | {r['steps']:,} | {mix} | {r['oracle']:.3f} | {r['goal_blind']:.3f} "
+            f"| {r['context_only_rule']['exact']:.3f} "
             f"| {r['constant']['exact']:.3f} | {r['headroom']:+.3f} | {home:.2f} "
             f"| {pt.get('product/fits', float('nan')):.2f} / {pt.get('product/no fit', float('nan')):.2f} |"
         )
@@ -82,9 +152,11 @@ def table(results: list[dict]) -> str:
 
 def kinds_table(r: dict) -> str:
     lines = [f"{r['variant']} (constant: {json.dumps(r['constant']['action'])})",
-             "| step kind | steps | oracle | goal-blind | constant |", "|---|---|---|---|---|"]
+             "| step kind | steps | oracle | goal-blind | context-only rule | constant |", "|---|---|---|---|---|---|"]
     for kind, k in r["by_kind"].items():
-        lines.append(f"| {kind} | {k['steps']:,} | {k['oracle']:.3f} | {k['goal_blind']:.3f} | {k['constant_exact']:.3f} |")
+        rule = r["context_only_rule"].get(kind, float("nan"))
+        lines.append(f"| {kind} | {k['steps']:,} | {k['oracle']:.3f} | {k['goal_blind']:.3f} | {rule:.3f} "
+                     f"| {k['constant_exact']:.3f} |")
     return "\n".join(lines)
 
 

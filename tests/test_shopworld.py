@@ -489,3 +489,20 @@ def test_build_summary_carries_ceilings_per_split(written, tmp_path):
     for split, c in summary["ceilings"].items():
         assert c["oracle"] == pytest.approx(summary["oracle_ceiling"][split], abs=1e-4)
         assert c["constant"]["exact"] <= c["goal_blind"] <= c["oracle"]
+
+
+def test_unmet_goals_are_visible_from_the_page():
+    """Shoppers the store cannot serve either wish for a combination nothing carries, or say the
+    budget that nothing carrying it meets ("... under 40"), so a context-only model can tell."""
+    catalog = build_catalog(seed=0, size=800, slug_words=5)
+    said = 0
+    for i in range(200):
+        shopper = sample_shopper(random.Random(i), catalog, stocked=0.0, wishes=(0.95, 0.9))
+        goal, pool = shopper.goal, catalog.by_category[shopper.goal.category]
+        assert not any(shopper.misses(p) == 0 for p in pool), goal
+        carried = catalog.carries(goal.category, list(goal.wants))
+        assert goal.says_budget == carried
+        if goal.says_budget:
+            said += 1
+            assert all(q.endswith(f"under {int(goal.max_price)}") for q, _ in shopper.queries)
+    assert 0 < said < 200

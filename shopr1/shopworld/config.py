@@ -138,8 +138,8 @@ class TypeWeights(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     click: float = Field(1.0, gt=0)
-    type_and_submit: float = Field(3.2, gt=0)
-    terminate: float = Field(1.6, gt=0)
+    type_and_submit: float = Field(2.25, gt=0)
+    terminate: float = Field(1.5, gt=0)
 
 
 # Today's (shopworld-1.0) shape: every visit starts on the home page and leaving does not depend

@@ -29,6 +29,7 @@ class Goal:
     max_price: float
     quantity: int
     min_rating: float
+    says_budget: bool = False  # every query they type ends "under <budget>"
 
     def want(self, key: str) -> str | None:
         return dict(self.wants).get(key)
@@ -181,10 +182,12 @@ def sample_shopper(
         wants = _uncarried(rng, catalog, anchor, _wishes(rng, anchor, True, (1.0, 1.0)))
     stretch = rng.uniform(0.95, 1.7) if rng.random() < 0.65 else rng.uniform(0.5, 1.0)
     budget = _nice_budget(anchor.price * stretch)
+    says_budget = False
     if not met:
         carrying = [p.price for p in catalog.by_category[spec.slug] if all(p.has(k, v) for k, v in wants)]
-        if carrying:
+        if carrying:  # the store has it, not at their price; they say so, so it shows on the page
             budget = min(budget, _budget_below(min(carrying) * rng.uniform(0.55, 0.9)))
+            says_budget = True
     pickiness = round(rng.betavariate(2, 2), 2)
     goal = Goal(
         category=spec.slug,
@@ -193,6 +196,7 @@ def sample_shopper(
         max_price=budget,
         quantity=rng.choices((1, 2, 3), weights=(88, 9, 3))[0],
         min_rating=4.0 if pickiness > 0.7 else 0.0,
+        says_budget=says_budget,
     )
     patience = min(15, 2 + int(rng.expovariate(1 / 4)))
     persona = Persona(budget, patience, pickiness, decisiveness=round(rng.betavariate(*decisiveness), 2))
@@ -267,11 +271,18 @@ def paraphrases(goal: Goal, rng: random.Random) -> list[tuple[str, float]]:
         _phrase(*lead, *(m.adj for m in rest), noun, f"under {int(goal.max_price)}"),
         _phrase(*(m.adj for m in mods[1:]), noun) if len(mods) > 1 else _phrase(noun),
     ]
+    candidates = [_with_budget(goal, c) for c in candidates]
     weights: dict[str, float] = {}
     for text, base in zip(candidates, _TEMPLATE_WEIGHTS, strict=True):
         weights[text] = weights.get(text, 0.0) + base * rng.gammavariate(3.0, 1.0)
     total = sum(weights.values())
     return [(q, w / total) for q, w in weights.items()]
+
+
+def _with_budget(goal: Goal, query: str) -> str:
+    if not goal.says_budget or "under " in query:
+        return query
+    return f"{query} under {int(goal.max_price)}"
 
 
 def _noun(goal: Goal) -> str:
@@ -283,6 +294,7 @@ def broader_queries(goal: Goal) -> list[tuple[str, float]]:
     noun = CATEGORY_BY_SLUG[goal.category].noun
     mods = _mods(goal)
     options = {
-        _phrase(*(m.adj for j, m in enumerate(mods) if j != i), noun) for i in range(len(mods))
-    } | {noun}
+        _with_budget(goal, _phrase(*(m.adj for j, m in enumerate(mods) if j != i), noun))
+        for i in range(len(mods))
+    } | {_with_budget(goal, noun)}
     return [(q, 1 / len(options)) for q in sorted(options)]
