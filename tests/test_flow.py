@@ -153,6 +153,16 @@ def test_a_fresh_run_trains_evaluates_registers_promotes_and_tracks_everything(r
     assert tags["eval.split_hash"] and tags["promotion.decision"] == "promoted"
     assert tags["prefect.flow_run_id"] == summary.flow_run_id
 
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with _client() as prefect:
+        artifacts = {a.key: a for a in prefect.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[summary.flow_run_id])))}
+    assert {"validation-summary", "evaluation", "promotion-decision", "mlflow-run"} <= set(artifacts)
+    assert "| quarantined | 0 |" in artifacts["validation-summary"].data
+    assert "promoted to champion" in artifacts["promotion-decision"].data
+    assert summary.mlflow_run_id in artifacts["mlflow-run"].data
+
     # No secret in MLflow (params, tags, metrics, artifacts: the whole store) nor in Prefect.
     stored = [run_dir / "mlflow.db", *(p for p in (run_dir / "mlartifacts").rglob("*") if p.is_file())]
     assert not [str(p) for p in stored if SECRET.encode() in p.read_bytes()]

@@ -140,3 +140,23 @@ def test_a_version_left_by_a_killed_registration_is_swept_and_cannot_be_promoted
         registry.promote(orphan.version, SETTINGS)
     assert registry.sweep_incomplete(NAME) == [str(orphan.version)]
     assert [str(v.version) for v in client.search_model_versions(f"name = '{NAME}'")] == [kept.version]
+
+
+def test_shopr1_promote_applies_the_rule_by_hand_and_force_overrides_it(experiment, checkpoint, tmp_path):
+    from typer.testing import CliRunner
+
+    from shopr1.cli import app
+
+    first = register(experiment, checkpoint, figures(0.30))
+    registry.promote(first.version, SETTINGS)
+    worse = register(experiment, checkpoint, figures(0.20))
+    runner = CliRunner()
+    kept = runner.invoke(app, ["promote", worse.version, "--run-dir", str(tmp_path)])
+    assert kept.exit_code == 0, kept.output
+    assert "not promoted" in kept.output and "exact_match" in kept.output
+    assert aliases()[CHAMPION] == first.version
+    forced = runner.invoke(app, ["promote", worse.version, "--force", "--run-dir", str(tmp_path)])
+    assert forced.exit_code == 0 and "(forced)" in forced.output
+    assert aliases()[CHAMPION] == worse.version
+    missing = runner.invoke(app, ["promote", "99", "--run-dir", str(tmp_path)])
+    assert missing.exit_code == 2 and "has no version 99" in missing.output
