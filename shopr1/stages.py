@@ -106,11 +106,15 @@ def code_version() -> str:
     """shopr1's version plus a hash of the package's source and data files.
 
     A task's own source (Prefect's TASK_SOURCE) does not see the library it calls; this does.
+    The command line (`shopr1/cli/`) only calls stages, so a change there keeps every cache.
     """
     root = Path(shopr1.__file__).parent
     digest = hashlib.sha256()
     for file in sorted(root.rglob("*")):
-        if file.is_file() and file.suffix in (".py", ".yaml", ".yml", ".json", ".jinja") and "__pycache__" not in file.parts:
+        rel = file.relative_to(root)
+        if rel.parts[0] in ("cli", "__pycache__") or "__pycache__" in rel.parts:
+            continue
+        if file.is_file() and file.suffix in (".py", ".yaml", ".yml", ".json", ".jinja"):
             digest.update(f"{file.relative_to(root).as_posix()}\0".encode() + file.read_bytes())
     return f"{shopr1.__version__}+{digest.hexdigest()[:16]}"
 

@@ -15,6 +15,8 @@ import typer
 
 from shopr1.cli.ui import console, fail
 
+HEADLINE = ("exact_match", "type_accuracy", "type_macro_f1", "parse_failure_rate", "sampled/exact_match")
+CEILINGS = ("ceiling/oracle", "ceiling/goal_blind", "ceiling/constant")
 FLOW_FILE = Path(__file__).resolve().parents[2] / "flows" / "retrain.py"
 
 
@@ -50,13 +52,15 @@ def print_summary(summary: Any) -> None:
     for name, state in summary.stages.items():
         stages.add_row(name, f"[{'cyan' if state == 'Cached' else 'green'}]{state}[/]")
     console.print(stages)
-    table = Table(title=f"evaluation of {summary.recipe} (test split)")
+    table = Table(title=f"evaluation of {summary.recipe} (test split, {int(summary.evaluation.get('examples', 0))} steps)")
     for column in ("metric", "value", "95% interval"):
         table.add_column(column, justify="left" if column == "metric" else "right")
-    for row in evaluation_rows(summary.evaluation):
-        if "/" not in row["metric"] or row["metric"].startswith("exact_match/"):
-            table.add_row(row["metric"], f"{row['value']:.4f}", row["ci95"])
+    rows = {row["metric"]: row for row in evaluation_rows(summary.evaluation)}
+    for name in HEADLINE + tuple(f"exact_match/{t}" for t in ("click", "type_and_submit", "terminate")) + CEILINGS:
+        if name in rows:
+            table.add_row(name, f"{rows[name]['value']:.4f}", rows[name]["ci95"])
     console.print(table)
+    console.print(f"all figures: {summary.outputs.get('report', '')}/report.md")
     if summary.decision:
         print_decision(summary.decision)
     console.print(f"registered: {summary.model_uri} (alias challenger); champion: models:/{_name(summary)}@champion")
