@@ -9,6 +9,7 @@ the global concurrency limit `gpu`. Deploy with `prefect deploy --prefect-file d
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,8 @@ def _transient(_task: Any, _run: Any, state: Any) -> bool:
     """Retry what may pass: a teacher or registry that did not answer, a dropped connection."""
     try:
         state.result()
-    except stages.TransientStageError:
-        return True
-    except (ConnectionError, TimeoutError, OSError) as exc:
-        return not isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError))
     except Exception as exc:
-        return type(exc).__name__ in ("MlflowException", "RestException") and "TEMPORARILY_UNAVAILABLE" in str(exc)
+        return stages.is_transient(exc)
     return False
 
 
@@ -271,25 +268,46 @@ def retrain(params: RetrainParams = RetrainParams()) -> RetrainSummary:
                             tags={"cache_hits": str(run.hits), "stages": ",".join(f"{k}={v}" for k, v in run.states.items())})
 
 
+DATA_OUTPUTS = "data-stages.json"
+
+
 @flow(name="prepare-data", flow_run_name=_flow_run_name, validate_parameters=True)
 def prepare_data(params: RetrainParams = RetrainParams(), ctx: TrackingContext | None = None) -> dict[str, Any]:
-    """The data stages alone (for a CPU work pool): generate/ingest → validate → rationales → build."""
+    """The data stages alone (for a CPU work pool): generate/ingest → validate → rationales → build.
+
+    Their results also go to `<out>/data-stages.json`, which `retrain` reads from the shared run
+    folder when it ran this flow as a deployment.
+    """
+    from shopr1.atomic import atomic_write_text
+
     recipe = params.load_recipe()
     out = Path(params.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     if ctx is None:
         ctx, _ = _open_tracking(params, recipe, out)
     validated, dataset = _data_stages(params, recipe, out, ctx, _Runner(), _storage(params, out))
-    return {"validated": validated.model_dump(mode="json"), "dataset": dataset.model_dump(mode="json")}
+    outputs = {"validated": validated.model_dump(mode="json"), "dataset": dataset.model_dump(mode="json")}
+    atomic_write_text(out / DATA_OUTPUTS, json.dumps(outputs, indent=2) + "\n")
+    return outputs
 
 
 def _remote_data_stages(params: RetrainParams, ctx: TrackingContext) -> tuple[stages.ValidateResult, stages.BuildResult]:
     """Run `prepare-data` as its deployment (another pool) and wait; the run folder must be shared."""
     from prefect.deployments import run_deployment
 
+    out = Path(params.out).resolve()
+    (out / DATA_OUTPUTS).unlink(missing_ok=True)
     child = run_deployment(params.data_deployment, parameters={"params": params.model_dump(mode="json"),
                                                                "ctx": ctx.model_dump(mode="json")}, timeout=None)
     if not child.state or not child.state.is_completed():
-        raise stages.StageError(f"data deployment {params.data_deployment} ended {child.state.name if child.state else 'without a state'}")
-    out = child.state.result()
-    return stages.ValidateResult.model_validate(out["validated"]), stages.BuildResult.model_validate(out["dataset"])
+        raise stages.StageError(f"data deployment {params.data_deployment} ended "
+                                f"{child.state.name if child.state else 'without a state'}: {child.state.message if child.state else ''}")
+    if not (out / DATA_OUTPUTS).is_file():
+        raise stages.StageError(f"data deployment {params.data_deployment} finished but {out / DATA_OUTPUTS} is missing: "
+                                "do both pools mount the same run folder?")
+    outputs = json.loads((out / DATA_OUTPUTS).read_text())
+    validated = stages.ValidateResult.model_validate(outputs["validated"])
+    dataset = stages.BuildResult.model_validate(outputs["dataset"])
+    if not (validated.intact() and dataset.intact()):
+        raise stages.StageError(f"the data stages' outputs under {out} do not match their hashes")
+    return validated, dataset

@@ -51,6 +51,31 @@ class TransientStageError(StageError):
     """A fault that may pass (an unreachable teacher endpoint, a busy registry): worth a retry."""
 
 
+_TRANSIENT_WORDS = ("temporarily_unavailable", "resource_exhausted", "database is locked", "max retries exceeded",
+                    "connection refused", "connection reset", "timed out", "503", "502", "504")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether retrying the stage may help: an unreachable or busy teacher or registry, yes; bad
+    data, a bad recipe or a rejected key, no.
+
+    >>> is_transient(TransientStageError("teacher down")), is_transient(ValueError("bad recipe"))
+    (True, False)
+    >>> is_transient(ConnectionRefusedError()), is_transient(FileNotFoundError("x"))
+    (True, False)
+    """
+    if isinstance(exc, TransientStageError):
+        return True
+    if isinstance(exc, StageError):
+        return False
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    if type(exc).__name__ in ("MlflowException", "RestException", "OperationalError"):
+        text = f"{getattr(exc, 'error_code', '')} {exc}".lower()
+        return any(word in text for word in _TRANSIENT_WORDS)
+    return False
+
+
 # --- content hashes ------------------------------------------------------------------------------
 
 
