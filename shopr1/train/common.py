@@ -163,6 +163,8 @@ def make_callbacks(
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             # elapsed_s: seconds since this process started training (throughput without warm-up)
+            if not state.is_world_process_zero:
+                return
             row = {"step": state.global_step, "epoch": state.epoch,
                    "elapsed_s": round(time.monotonic() - self.started, 3), **(logs or {})}
             with open(history_path, "a", encoding="utf-8") as fh:
@@ -225,8 +227,9 @@ def save_final(trainer: Any, out_dir: Path, merge_lora: bool) -> Path:
         # Downstream stages expect an ordinary model folder: fold the adapters into a copy.
         import copy
 
-        copy.deepcopy(model).merge_and_unload().save_pretrained(tmp, safe_serialization=True)
-        trainer.processing_class.save_pretrained(tmp)
+        if trainer.is_world_process_zero():
+            copy.deepcopy(model).merge_and_unload().save_pretrained(tmp, safe_serialization=True)
+            trainer.processing_class.save_pretrained(tmp)
     else:
         trainer.save_model(str(tmp))
     if trainer.is_world_process_zero():
@@ -266,7 +269,8 @@ def run_trainer(
     metrics["global_step"] = float(trainer.state.global_step)
     metrics.update(history_means(history_path, prefixes=("rewards/", "self_certainty/", "reward")))
     seconds = time.monotonic() - started
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    if trainer.is_world_process_zero():
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     return TrainResult(checkpoint=final, metrics=metrics, history_path=history_path, seconds=seconds)
 
 

@@ -89,10 +89,13 @@ def train_sft(
         trainer, "sft", out_dir, resume_from=resume, merge_lora=recipe.model.lora is not None,
         extra_metrics=extra, history_path=history, started=started,
     )
-    seen = result.metrics.get("train_runtime")
-    if seen:
-        steps = result.metrics["global_step"] - resume_step
-        batch = settings.per_device_batch_size * settings.gradient_accumulation_steps
-        mean_tokens = data.tokens / max(len(data.rows), 1)
-        result.metrics["sft/tokens_per_second"] = steps * batch * mean_tokens / seen
+    runtime = result.metrics.get("train_runtime")
+    if runtime and resume_step == 0:
+        import json
+
+        rows = [json.loads(line) for line in result.history_path.read_text(encoding="utf-8").splitlines()]
+        tokens = max((r["num_tokens"] for r in rows if "num_tokens" in r), default=0)
+        result.metrics["sft/tokens_per_second"] = tokens / runtime  # incl. start-up; bench_train excludes it
+        if trainer.is_world_process_zero():
+            (out_dir / "metrics.json").write_text(json.dumps(result.metrics, indent=2) + "\n", encoding="utf-8")
     return result
