@@ -8,8 +8,12 @@ keys are checked by the schema that validates the result, not here.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable
 from typing import Any
+
+
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 class OverrideError(ValueError):
@@ -32,6 +36,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
         raise OverrideError(f"override {text!r}: the value is not valid YAML ({exc})") from None
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        value = float(value)  # YAML 1.1 reads `3e-3` (no dot) as a string
     return path, value
 
 

@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 
-from train_helpers import tiny_dataset, tiny_recipe  # noqa: E402
+from train_helpers import scripted_rollout, tiny_dataset, tiny_recipe  # noqa: E402
 
 from shopr1.modeling import CheckpointError, load_model, load_tokenizer  # noqa: E402
 from shopr1.rewards.registry import SETTINGS  # noqa: E402
@@ -87,27 +87,6 @@ def test_grpo_two_steps_logs_every_reward_component_and_self_certainty(dataset, 
         assert all(f"rewards/{name}/mean" in r for r in rows), name
     assert all("self_certainty/mean" in r and "kl" in r for r in rows)
     assert (result.checkpoint / "model.safetensors").is_file()
-
-
-ANSWERS = [
-    '{"rationale": "I want to see what else they have.", "action": {"type": "terminate"}}',
-    '{"rationale": "This one looks right for me.", "action": {"type": "click", "name": "product.buy_now"}}',
-    '{"rationale": "I search for it.", "action": {"type": "type_and_submit", "name": "search_input", "text": "red shoes"}}',
-    "terminate",
-]
-
-
-def scripted_rollout(prompts, trainer):
-    """Fixed answers instead of sampling: a random tiny model never writes valid JSON, so every
-    sampled completion would earn 0 and GRPO would have no advantage to follow."""
-    tokenizer = trainer.processing_class
-    prompt_ids, completion_ids = [], []
-    for i, prompt in enumerate(prompts):
-        text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
-        prompt_ids.append(tokenizer(text, add_special_tokens=False)["input_ids"])
-        answer = ANSWERS[i % len(ANSWERS)] + tokenizer.eos_token
-        completion_ids.append(tokenizer(answer, add_special_tokens=False)["input_ids"])
-    return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": None}
 
 
 def direct_self_certainty(model, prompt, completion, mask):

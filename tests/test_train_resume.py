@@ -25,7 +25,7 @@ class Killed(Exception):
 
 
 class KillAt(TrainerCallback):
-    """Dies at the end of step `step`, after checkpoints up to it were written, like a kill -9 would."""
+    """Dies at the end of step `step` (before that step's checkpoint is saved), like a kill -9 would."""
 
     def __init__(self, step: int) -> None:
         self.step = step
@@ -77,3 +77,4 @@ def test_the_wall_clock_budget_stops_and_saves(dataset, tmp_path):
     result = train_sft(recipe, dataset, tmp_path)
     assert result.metrics["global_step"] == 1
     assert (tmp_path / "checkpoint-1").is_dir() and (result.checkpoint / "model.safetensors").is_file()
+

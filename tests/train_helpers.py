@@ -36,3 +36,23 @@ def tiny_recipe(*sets: str):
     ]
     return load_recipe("tiny-cpu", [*small, *sets])
 
+
+ANSWERS = [
+    '{"rationale": "I want to see what else they have.", "action": {"type": "terminate"}}',
+    '{"rationale": "This one looks right for me.", "action": {"type": "click", "name": "product.buy_now"}}',
+    '{"rationale": "I search for it.", "action": {"type": "type_and_submit", "name": "search_input", "text": "red shoes"}}',
+    "terminate",
+]
+
+
+def scripted_rollout(prompts, trainer):
+    """Fixed answers instead of sampling: a random tiny model never writes valid JSON, so every
+    sampled completion would earn 0 and GRPO would have no advantage to follow."""
+    tokenizer = trainer.processing_class
+    prompt_ids, completion_ids = [], []
+    for i, prompt in enumerate(prompts):
+        text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+        prompt_ids.append(tokenizer(text, add_special_tokens=False)["input_ids"])
+        answer = ANSWERS[i % len(ANSWERS)] + tokenizer.eos_token
+        completion_ids.append(tokenizer(answer, add_special_tokens=False)["input_ids"])
+    return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": None}
