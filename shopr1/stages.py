@@ -534,6 +534,7 @@ def simulator_settings(recipe: Any) -> str:
         max_context_tokens=recipe.data.max_context_tokens,
         counter="model" if getattr(recipe.data, "tokenizer", "approx") == "model" else "approx",
         max_new_tokens=recipe.evaluate.max_new_tokens,
+        batch_tokens=recipe.evaluate.batch_tokens,
     ).model_dump_json(indent=2)
 
 
