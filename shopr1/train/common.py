@@ -23,7 +23,6 @@ from pydantic import BaseModel
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, dict[str, float]], None]  # (step, total steps, last logs)
-CHECKPOINT_FILES = ("trainer_state.json",)
 DEEPSPEED_DIR = Path(__file__).parent / "deepspeed"
 
 
