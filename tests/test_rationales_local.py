@@ -111,7 +111,7 @@ def test_tiny_model_is_reproducible(tmp_path):
 def test_a_random_model_s_gibberish_is_marked_missing_not_written(tmp_path, random_model):
     src = _write(tmp_path / "in.jsonl", _sessions())
     teacher = make_backend("local", model_path=random_model, max_new_tokens=16)
-    settings = SynthesisSettings(retry=RetryPolicy(max_attempts=2, base_delay=0.0), max_context_tokens=2000)
+    settings = SynthesisSettings(retry=RetryPolicy(max_attempts=2, base_delay=0.0), max_context_tokens=2000, max_failed=1.0)
     summary = synthesize_file(src, tmp_path / "out.jsonl", teacher, settings=settings)
     assert summary.done + summary.failed == 4 and summary.failed >= 1
     missing = [json.loads(line) for line in missing_path_for(tmp_path / "out.jsonl").read_text().splitlines()]
