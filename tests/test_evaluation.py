@@ -43,7 +43,7 @@ def eval_world(tmp_path_factory) -> tuple[Path, Path]:
     synthesize_file(raw / "sessions.jsonl", raw / "rationales.jsonl", make_backend("heuristic"))
     build_dataset(
         [raw / "rationales.jsonl"], dataset,
-        BuildConfig(max_context_tokens=1024, splits={"train": 0.5, "test": 0.5}), policy=raw / "policy.jsonl",
+        BuildConfig(max_context_tokens=2048, splits={"train": 0.5, "test": 0.5}), policy=raw / "policy.jsonl",
     )
     texts = [m["content"] for row in load_rl_examples(dataset, "train") for m in row["prompt"]]
     checkpoint = build_tiny_model(texts, root / "tiny", vocab_size=1024, hidden_size=32, layers=2, heads=2)
