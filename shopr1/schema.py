@@ -235,7 +235,7 @@ def _kind_of_page(html: str) -> str:
         return "cart"
     if ' name="product.add_to_cart' in html or ' name="product.buy_now' in html:
         return "product"
-    if ' name="search_results.' in html:
+    if ' name="search_results.' in html or ' name="sort.' in html:  # an empty results page still sorts
         return "results"
     if ' name="search_input' in html and ' name="product.' not in html:
         return "home"

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -215,3 +219,20 @@ def test_data_below_the_accepted_share_fails_and_registers_nothing(retrain, para
     assert set(runs) == {"validate"}
     assert _versions(f"sqlite:///{run_dir / 'mlflow.db'}") == before
     assert _versions(f"sqlite:///{tmp_path / 'out' / 'mlflow.db'}") == []
+
+
+def test_the_main_job_command_runs_the_flow_and_ends_with_a_promoted_champion(prefect_harness, tmp_path):
+    """`shopr1 run` as a user types it (a separate process, the heuristic teacher), on tiny settings."""
+    fresh_store(tmp_path)
+    env = {**os.environ, "PREFECT_API_URL": prefect_harness, "COLUMNS": "200"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    sets = [arg for item in TINY for arg in ("--set", item)]
+    done = subprocess.run([str(Path(sys.executable).with_name("shopr1")), "run", "--out", str(tmp_path), "--sessions", "12", *sets],
+                          capture_output=True, text=True, env=env, timeout=500)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-4000:]
+    summary = json.loads((tmp_path / "dataset" / "summary.json").read_text())
+    assert summary["sessions"]["accepted"] == 12 and summary["examples"]["sessions_without_rationales"] == 0
+    registry = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert str(registry.get_model_version_by_alias("shopr1-simulator", "champion").version) == "1"
+    assert "models:/shopr1-simulator@champion" in out and "mlflow models serve" in out
