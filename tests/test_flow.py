@@ -233,6 +233,7 @@ def test_the_main_job_command_runs_the_flow_and_ends_with_a_promoted_champion(pr
     assert done.returncode == 0, out[-4000:]
     summary = json.loads((tmp_path / "dataset" / "summary.json").read_text())
     assert summary["sessions"]["accepted"] == 12 and summary["examples"]["sessions_without_rationales"] == 0
-    registry = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    registry = mlflow.MlflowClient(tracking_uri=store, registry_uri=store)
     assert str(registry.get_model_version_by_alias("shopr1-simulator", "champion").version) == "1"
     assert "models:/shopr1-simulator@champion" in out and "mlflow models serve" in out
