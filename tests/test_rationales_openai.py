@@ -173,7 +173,9 @@ def test_the_api_key_never_appears_in_logs_outputs_or_run_parameters(tmp_path, m
         assert result.exit_code == 0, result.output
         assert all(r.headers.get("Authorization") == f"Bearer {key}" for r in srv.requests)  # it was sent
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["failed"] == 1 and summary["retried"] >= 6 and summary["teacher"]["api_key_env"] == KEY_ENV
+    # 2 retries of the always-empty step, plus one per scripted fault that lands on another step: with
+    # concurrent requests one of the four may land on the empty step itself, whose attempts are capped.
+    assert summary["failed"] == 1 and summary["retried"] >= 5 and summary["teacher"]["api_key_env"] == KEY_ENV
     written = [p.read_bytes() for p in (tmp_path / "out").iterdir() if p.is_file()]
     assert len(written) >= 4  # output, missing list, summary, cache
     assert all(key.encode() not in blob for blob in written)
