@@ -133,12 +133,9 @@ def test_retry_after_pauses_every_call_not_just_the_one_told(tmp_path, server):
 def test_concurrency_is_bounded_and_slow_replies_overlap(tmp_path, server):
     sessions = _write_sessions(tmp_path / "in.jsonl", 8, steps=2)  # 16 steps
     server.latency = 0.15
-    started = time.monotonic()
     summary, _ = _run(tmp_path, server, sessions, concurrency=4)
-    elapsed = time.monotonic() - started
     assert summary.done == 16
-    assert server.max_in_flight == 4
-    assert elapsed < 16 * 0.15 / 2  # far faster than one at a time (2.4 s)
+    assert server.max_in_flight == 4  # the server saw four slow replies at once, never five (no wall-clock test)
 
 
 def test_a_rejected_key_stops_the_run_and_writes_nothing(tmp_path, monkeypatch):
