@@ -41,6 +41,31 @@ def tiny_checkpoint(root: Path) -> Path:
                             max_position_embeddings=8192)
 
 
+def register_champion(run_dir: Path, checkpoint: Path) -> str:
+    """A fresh store under run_dir with `checkpoint` registered and promoted to champion; returns
+    its tracking URI (the process's MLflow environment variable is left as it was)."""
+    import os
+
+    from shopr1 import registry, tracking
+    from shopr1.registry_settings import PromotionSettings
+
+    fresh_store(run_dir)
+    saved = os.environ.pop("MLFLOW_TRACKING_URI", None)
+    try:
+        target = tracking.resolve_target(tracking.TrackingSettings(), run_dir)
+        experiment_id = tracking.use(target)
+        figures = registry.EvalFigures(exact_match=0.1, per_type={}, split_hash="h")
+        with tracking.stage_run("register", experiment_id=experiment_id, system_metrics=False):
+            version = registry.register_simulator(checkpoint, figures, PromotionSettings(),
+                                                  simulator_settings_json='{"max_new_tokens": 12}')
+        registry.promote(version.version, PromotionSettings())
+    finally:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+        if saved is not None:
+            os.environ["MLFLOW_TRACKING_URI"] = saved
+    return target.uri
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from orchestration import free_port, fresh_store, tiny_checkpoint
+from orchestration import free_port, register_champion, tiny_checkpoint
 from shopr1.serving.contexts import ContextError, parse_contexts
 from shopr1.shopworld import iter_shopworld
 
@@ -75,31 +75,15 @@ def test_only_safetensors_and_no_code_are_ever_loaded(checkpoint, tmp_path):
 @pytest.fixture(scope="module")
 def champion(tmp_path_factory, checkpoint):
     """A store with the tiny checkpoint registered and promoted; yields its tracking URI."""
-    from shopr1 import registry, tracking
-    from shopr1.registry_settings import PromotionSettings
-
-    run_dir = tmp_path_factory.mktemp("store")
-    fresh_store(run_dir)
-    saved = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    target = tracking.resolve_target(tracking.TrackingSettings(), run_dir)
-    experiment_id = tracking.use(target)
-    figures = registry.EvalFigures(exact_match=0.1, per_type={}, split_hash="h")
-    with tracking.stage_run("register", experiment_id=experiment_id, system_metrics=False):
-        version = registry.register_simulator(checkpoint, figures, PromotionSettings(),
-                                              simulator_settings_json='{"max_new_tokens": 12}')
-    registry.promote(version.version, PromotionSettings())
-    yield target.uri
-    if saved is None:
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-    else:
-        os.environ["MLFLOW_TRACKING_URI"] = saved
+    yield register_champion(tmp_path_factory.mktemp("store"), checkpoint)
 
 
 def test_the_champion_loads_with_pyfunc_and_predicts_for_lists_json_strings_and_frames(champion):
     import mlflow
     import pandas as pd
 
+    mlflow.set_tracking_uri(champion)
+    mlflow.set_registry_uri(champion)
     model = mlflow.pyfunc.load_model("models:/shopr1-simulator@champion")
     steps = session_so_far(2)
     frame = model.predict(pd.DataFrame([{"steps": steps}, {"steps": json.dumps(steps)}]))

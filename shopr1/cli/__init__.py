@@ -12,6 +12,7 @@ from shopr1.cli.html import app as html_app
 from shopr1.cli.promote import promote
 from shopr1.cli.run import run
 from shopr1.cli.simulate import simulate
+from shopr1.cli.simulation import abtest, fidelity
 from shopr1.cli.train import app as train_app
 
 app = typer.Typer(
@@ -25,6 +26,8 @@ app.add_typer(train_app, name="train")
 app.command("run")(run)
 app.command("promote")(promote)
 app.command("simulate")(simulate)
+app.command("fidelity")(fidelity)
+app.command("abtest")(abtest)
 app.command("evaluate")(evaluate)
 
 

@@ -90,8 +90,9 @@ class Simulator:
                 batches.append([i])
         return batches
 
-    def generate(self, texts: Sequence[str]) -> list[str]:
-        """Greedy completions of chat-formatted prompts, in input order."""
+    def generate(self, texts: Sequence[str], temperature: float = 0.0) -> list[str]:
+        """Completions of chat-formatted prompts, in input order: greedy, or sampled at
+        `temperature` (> 0; seed torch for repeatable draws)."""
         encoded = [self.tokenizer(t, add_special_tokens=False).input_ids for t in texts]
         out: list[str] = [""] * len(texts)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
@@ -99,17 +100,19 @@ class Simulator:
             padded = self.tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
             with self._torch.inference_mode():
                 generated = self.model.generate(
-                    **padded, do_sample=False, max_new_tokens=self.settings.max_new_tokens, pad_token_id=pad,
+                    **padded, max_new_tokens=self.settings.max_new_tokens, pad_token_id=pad,
+                    **({"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
+                       if temperature > 0 else {"do_sample": False}),
                 )
             new = generated[:, padded["input_ids"].shape[1]:]
             for i, row in zip(batch, new):
                 out[i] = self.tokenizer.decode(row, skip_special_tokens=True)
         return out
 
-    def predict(self, contexts: Sequence[Context]) -> list[dict[str, Any]]:
+    def predict(self, contexts: Sequence[Context], temperature: float = 0.0) -> list[dict[str, Any]]:
         """For each context: `rationale`, `action` (a dict, or None when the output does not parse),
         `error` (None, or why the output did not parse) and the `raw` text generated."""
-        texts = self.generate([self.prompt_text(c) for c in contexts])
+        texts = self.generate([self.prompt_text(c) for c in contexts], temperature)
         rows = []
         for text in texts:
             parsed = parse_prediction(text)

@@ -7,7 +7,15 @@ policy's action distribution at every step (hence oracle and goal-blind ceilings
     ('https://shopworld.example/', True, 'home')
 """
 
-from shopr1.shopworld.config import PRESETS, ActionMix, Behaviour, Entry, ShopWorldConfig, TypeWeights
+from shopr1.shopworld.config import (
+    PRESETS,
+    ActionMix,
+    Behaviour,
+    Entry,
+    ShopWorldConfig,
+    Site,
+    TypeWeights,
+)
 from shopr1.shopworld.generate import (
     GENERATOR_VERSION,
     iter_shopworld,
@@ -22,6 +30,7 @@ __all__ = [
     "Behaviour",
     "Entry",
     "ShopWorldConfig",
+    "Site",
     "TypeWeights",
     "ceilings",
     "iter_shopworld",

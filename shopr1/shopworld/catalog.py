@@ -8,6 +8,7 @@ generated, so sessions stay prefix-stable.
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 import re
@@ -188,6 +189,18 @@ class Catalog:
             "size": len(self.products),
             "products": [p.to_json_dict() for p in self.products],
         }
+
+
+def priced(catalog: Catalog, factor: float) -> Catalog:
+    """The same products with every price (and list price) times `factor` (a price test)."""
+    if factor == 1:
+        return catalog
+    products = []
+    for p in catalog.products:
+        q = copy.copy(p)
+        q.price, q.list_price = round(p.price * factor, 2), round(p.list_price * factor, 2)
+        products.append(q)
+    return Catalog(products, catalog.seed)
 
 
 def build_catalog(seed: int, size: int, slug_words: int) -> Catalog:

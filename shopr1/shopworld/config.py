@@ -132,6 +132,28 @@ class Behaviour(BaseModel):
     abandon_cart: float = Field(0.10, ge=0, le=1, description="Chance to leave on the cart page.")
 
 
+class Site(BaseModel):
+    """What the store itself does: the knobs a site change (an A/B test variant) turns. The
+    defaults are the store every other figure is measured on; the shoppers (goals, budgets,
+    patience) never depend on these, so control and variant see the same visitors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    price_factor: float = Field(
+        1.0, gt=0, le=10, description="Every shown price times this (budgets stay: +20% is 1.2)."
+    )
+    refinements: bool = Field(True, description="Results pages offer refinements (facets).")
+    pagination: bool = Field(True, description="Results beyond the first page can be reached.")
+    reviews: bool = Field(True, description="Product pages link their reviews.")
+    deals: bool = Field(True, description="The home page shows today's deals.")
+    default_sort: Literal["relevance", "price_low_to_high", "avg_rating"] = Field(
+        "relevance", description="The order of results before the shopper picks a sort."
+    )
+    search_ignores_color: bool = Field(
+        False, description="The search engine drops colour words from queries."
+    )
+
+
 class TypeWeights(BaseModel):
     """Multipliers per action type applied to the behavioural weights before normalising."""
 
@@ -197,6 +219,7 @@ class ShopWorldConfig(BaseModel):
     )
     entry: Entry = Entry()
     behaviour: Behaviour = Behaviour()
+    site: Site = Site()
     type_weights: TypeWeights = TypeWeights()
     target_mix: ActionMix | None = Field(
         None, description="If set, fit type_weights to this mix first."

@@ -24,7 +24,7 @@ PROGRESS_EVERY = 50
 log = logging.getLogger(__name__)
 
 
-def _resolved(seed: int, config: ShopWorldConfig | None) -> ShopWorldConfig:
+def resolved_config(seed: int, config: ShopWorldConfig | None) -> ShopWorldConfig:
     config = config or ShopWorldConfig()
     if config.target_mix is not None:
         config = config.model_copy(
@@ -37,7 +37,7 @@ def iter_shopworld(
     sessions: int, seed: int = 0, config: ShopWorldConfig | None = None
 ) -> Iterator[tuple[Session, list[dict]]]:
     """Yield (session, per-step policy rows) for sessions 0..sessions-1."""
-    world = World(seed, _resolved(seed, config))
+    world = World(seed, resolved_config(seed, config))
     for index in range(sessions):
         sim = simulate(world, index)
         yield sim.session, sim.policy_rows
@@ -53,10 +53,10 @@ def write_shopworld(
     """Write sessions.jsonl, policy.jsonl, catalog.json and manifest.json; return the manifest."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    config = _resolved(seed, config)
+    config = resolved_config(seed, config)
     world = World(seed, config)
     (out_dir / "catalog.json").write_text(
-        json.dumps(world.catalog.to_json_dict(), ensure_ascii=False) + "\n", encoding="utf-8"
+        json.dumps(world.store.catalog.to_json_dict(), ensure_ascii=False) + "\n", encoding="utf-8"
     )
     counter, pending = MixCounter(), 0
     with (

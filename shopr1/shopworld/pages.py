@@ -71,6 +71,7 @@ class ProductView:
     product: Product
     related: tuple[Product, ...]
     also_viewed: tuple[Product, ...] = ()
+    reviews: bool = True  # the page links its reviews (`Site.reviews`)
 
     def chosen(self, option: str) -> str | None:
         """The selected value; the first colour is preselected, as stores show a default variant."""

@@ -182,7 +182,7 @@ class Policy:
         else:
             add(_click("product.buy_now"), 1.2 * want_to_buy * persona.decisiveness)
             add(_click("product.add_to_cart"), 1.2 * want_to_buy * (1 - persona.decisiveness))
-        if not view.key.reviews_open:
+        if view.reviews and not view.key.reviews_open:
             add(
                 _click("product.reviews"),
                 b.read_reviews * persona.pickiness * (1.0 if misses == 0 else 0.3),

@@ -147,15 +147,15 @@ def product(view: ProductView, options: str, buy: str, seed: int, cal: Calendar)
         (
             f"<main><h1>{esc(p.title)}</h1><p>Visit the {esc(p.brand)} Store · ",
             f"{p.rating:.1f} out of 5 stars ",
-            link("product.reviews", f"{p.review_count:,} ratings"),
+            link("product.reviews", f"{p.review_count:,} ratings") if view.reviews else "",
             f" · {p.id % 9 + 1}K+ bought in past month</p>",
             f"<p>{money(p.price)}{_saving(p, 'List Price')}</p>{_delivery(p, cal)}{options}{buy}",
             f"<h2>About this item</h2><ul>{about}</ul>",
             f"<h2>Compare with similar items</h2>{_compare_table(p, view.related[:4])}",
             f"<h2>Product description</h2>{desc}<h2>Product information</h2>{_info_table(p, cal)}",
             f"<h2>Customer questions &amp; answers</h2><dl>{qa}</dl>",
-            f"<h2>Customer reviews</h2>{_histogram(p)}",
-            f"<h2>Top reviews from the United States</h2>{revs}",
+            f"<h2>Customer reviews</h2>{_histogram(p)}" if view.reviews else "",
+            f"<h2>Top reviews from the United States</h2>{revs}" if view.reviews else "",
             f"<h2>Products related to this item</h2><ul>{related}</ul>",
             f"<h2>Customers who viewed this item also viewed</h2><ul>{also}</ul></main>",
         )

@@ -214,7 +214,7 @@ def _product(view: ProductView, compact: bool, seed: int, cal: realistic.Calenda
         if key.reviews_open
         else ""
     )
-    reviews_link = link("product.reviews", f"{p.review_count:,} reviews")
+    reviews_link = link("product.reviews", f"{p.review_count:,} reviews") if view.reviews else ""
     return (
         f"<main><h1>{esc(p.short_title)}</h1><p>Brand: {esc(p.brand)} · {p.rating:.1f}★ "
         f"{reviews_link}</p><p>{money(p.price)}</p>{opts}{buy}<ul>{feats}</ul>{revs}</main>"

@@ -10,7 +10,6 @@ the step kind, whether what is shown fits the goal, and a hash of the context a 
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,16 +18,16 @@ from functools import lru_cache
 from typing import Any
 
 from shopr1.data.validate import is_purchase_name
-from shopr1.schema import ACTION_TYPES, Action, Session, Step
-from shopr1.shopworld.catalog import Product, build_catalog
+from shopr1.schema import ACTION_TYPES, Session
+from shopr1.shopworld.catalog import Product, build_catalog, priced
 from shopr1.shopworld.config import ShopWorldConfig
 from shopr1.shopworld.oracle import step_oracle
 from shopr1.shopworld.pages import Browser, CartKey, HomeKey, PageKey, ProductKey, ResultsKey
 from shopr1.shopworld.policy import ActionKey, Policy
 from shopr1.shopworld.render import render
-from shopr1.shopworld.rng import derived_rng, sample_index
+from shopr1.shopworld.rng import sample_index
 from shopr1.shopworld.search import SearchRequest
-from shopr1.shopworld.shopper import Shopper, sample_shopper
+from shopr1.shopworld.shopper import Shopper
 from shopr1.shopworld.store import Store
 
 # Seconds spent on a page before acting (results pages take the default).
@@ -61,8 +60,10 @@ class World:
 
     def __init__(self, seed: int, config: ShopWorldConfig) -> None:
         self.seed, self.config = seed, config
+        # Shoppers are drawn from the catalog as built; the store shows it at its own prices
+        # (`Site.price_factor`), so a price test meets the same visitors with the same budgets.
         self.catalog = build_catalog(seed, config.catalog_size, config.slug_words)
-        self.store = Store(self.catalog, config)
+        self.store = Store(priced(self.catalog, config.site.price_factor), config)
         self.policy = Policy(config)
         self.opened = datetime.fromtimestamp(config.start_time, timezone.utc).date()
         # Realistic pages are ~40 KB in memory each: cache fewer so memory stays flat.
@@ -94,7 +95,7 @@ class Simulated:
 def _ad_product(world: World, shopper: Shopper, rng: random.Random) -> Product:
     """The product an ad shows them: one that fits (chance `entry.ad_fits`), else a near miss,
     popular ones more often."""
-    pool = world.catalog.by_category[shopper.goal.category]
+    pool = world.store.catalog.by_category[shopper.goal.category]
     want = 0 if rng.random() < world.config.entry.ad_fits else 1
     for misses in (want, 1 - want, 2):
         candidates = [p for p in pool if shopper.misses(p) == misses]
@@ -128,67 +129,11 @@ def _enter(world: World, shopper: Shopper, rng: random.Random) -> Browser:
 def simulate(
     world: World, index: int, *, purpose: str = "session", render_pages: bool = True
 ) -> Simulated:
-    """Run shopper `index` from their entry page until a purchase click or terminate."""
-    rng = derived_rng(purpose, world.seed, index)
-    clock = derived_rng(f"{purpose}-clock", world.seed, index)
-    session_id = f"shopworld-{world.seed}-{index:06d}"
-    b = world.config.behaviour
-    shopper = sample_shopper(rng, world.catalog, b.decisiveness, b.stocked, b.wishes)
-    browser = _enter(world, shopper, derived_rng(f"{purpose}-entry", world.seed, index))
-    t = world.config.start_time + index * 900.0 + clock.uniform(0, 600)
-    today = datetime.fromtimestamp(t, timezone.utc).date()
-    context = hashlib.blake2b(digest_size=8)
-    steps, rows, actions = [], [], []
-    for step in range(world.config.max_steps):
-        view = world.store.view(browser.page)
-        can_back = bool(browser.history)
-        cart_count = sum(q for _, q, _ in browser.cart)
-        # What a model sees of this page, less the calendar (dates say nothing about the goal).
-        context.update(repr((browser.page, cart_count, can_back)).encode())
-        dist = world.policy.distribution(view, shopper, step, can_back)
-        taken = sample_index(rng, [p for _, p in dist])
-        action = dist[taken][0]
-        actions.append(action)
-        rows.append(
-            {
-                "session_id": session_id,
-                "step": step,
-                "step_kind": page_kind(browser.page),
-                "fit": world.policy.fits(view, shopper),
-                "context": context.hexdigest(),
-                "distribution": [{"action": action_dict(a), "p": round(p, 7)} for a, p in dist],
-                "taken": taken,
-            }
-        )
-        context.update(repr(action).encode())
-        if render_pages:
-            # Compact pages state no dates: one cached page serves every day.
-            day = world.opened if world.config.compact else today
-            html = world.html(browser.page, cart_count, can_back, day)
-            steps.append(
-                Step(
-                    page_html=html,
-                    url=world.store.url(browser.page),
-                    timestamp=round(t, 3),
-                    action=Action(**action_dict(action)),
-                )
-            )
-        if is_terminal(action):
-            break
-        t += clock.uniform(*_DWELL.get(type(browser.page), _DEFAULT_DWELL))
-        if action[1] == "search_input":
-            shopper.used_queries.add(action[2] or "")
-            shopper.last_query = action[2] or ""
-        world.store.navigate(browser, Action(**action_dict(action)))
-        if isinstance(browser.page, ProductKey):
-            shopper.visited.add(browser.page.product_id)
-    persona = (
-        shopper.record()
-        if world.config.record_goal
-        else {k: v for k, v in shopper.record().items() if k != "goal"}
-    )
-    session = Session(session_id=session_id, persona=persona, steps=steps) if render_pages else None
-    return Simulated(session, rows, actions)
+    """Run shopper `index` from their entry page until a purchase click or terminate: ShopWorld's
+    own shopper through the environment (`env.run_ground_truth`)."""
+    from shopr1.shopworld.env import run_ground_truth  # env builds on World: imported late
+
+    return run_ground_truth(world, index, purpose=purpose, render_pages=render_pages)
 
 
 class MixCounter:

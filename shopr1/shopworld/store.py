@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from shopr1.schema import Action
 from shopr1.shopworld.catalog import Catalog, Product
-from shopr1.shopworld.categories import CATEGORIES, CATEGORY_BY_SLUG
+from shopr1.shopworld.categories import CATEGORIES, CATEGORY_BY_SLUG, COLORS
 from shopr1.shopworld.config import ShopWorldConfig
 from shopr1.shopworld.naming import item_names, suggestion_query
 from shopr1.shopworld.pages import (
@@ -34,6 +34,7 @@ from shopr1.shopworld.search import Facet, SearchRequest, apply_filters_and_sort
 
 BASE_URL = "https://shopworld.example"
 _COMPACT_FACET_LIMITS = {"brand": 3, "price": 3, "color": 4}
+_COLOR_WORDS = frozenset(w for name in COLORS.values() for w in name.lower().split())
 
 
 class Store:
@@ -43,7 +44,7 @@ class Store:
         self.catalog = catalog
         self.config = config
         self.matches = make_matcher(catalog)
-        n_deals = 3 if config.compact else 12
+        n_deals = 0 if not config.site.deals else 3 if config.compact else 12
         on_sale = sorted(
             catalog.products,
             key=lambda p: (-(p.list_price - p.price) / p.list_price * p.popularity, p.id),
@@ -59,21 +60,22 @@ class Store:
         if isinstance(key, ProductKey):
             product = self.catalog.products[key.product_id]
             peers = self._peers(product)
-            return ProductView(key, product, peers[:8], peers[8:])
+            return ProductView(key, product, peers[:8], peers[8:], self.config.site.reviews)
         lines = tuple((self.catalog.products[pid], qty, opts) for pid, qty, opts in key.items)
         return CartView(key, lines, round(sum(p.price * q for p, q, _ in lines), 2))
 
     def _results(self, key: ResultsKey) -> ResultsView:
-        req = key.request
-        matches = self.matches(req.query, req.category)
-        shown = apply_filters_and_sort(matches, req)
+        req, site = key.request, self.config.site
+        matches = self.matches(self._searched(req.query), req.category)
+        ordered = req if req.sort != "relevance" else replace(req, sort=site.default_sort)
+        shown = apply_filters_and_sort(matches, ordered)
         per_page = self.config.per_page
-        pages = max(1, math.ceil(len(shown) / per_page))
+        pages = max(1, math.ceil(len(shown) / per_page)) if site.pagination else 1
         start = (min(req.page, pages) - 1) * per_page
         facets = tuple(
             self._facet_for_page(f, req)
             for f in matches.facets
-            if self._shows_facet(f, matches.category)
+            if site.refinements and self._shows_facet(f, matches.category)
         )
         suggestions = () if self.config.compact else self._suggestions(req, matches.category)
         return ResultsView(
@@ -86,6 +88,12 @@ class Store:
             matches.category,
             suggestions,
         )
+
+    def _searched(self, query: str) -> str:
+        """The query as the search engine reads it (`Site.search_ignores_color` drops colours)."""
+        if not self.config.site.search_ignores_color:
+            return query
+        return " ".join(w for w in query.split() if w.lower() not in _COLOR_WORDS)
 
     def _suggestions(
         self, req: SearchRequest, category: str | None
