@@ -199,15 +199,16 @@ def test_a_perfect_simulator_agrees_with_itself_and_the_noise_floor_is_reported(
 
     spec = abtest.load_variants(abtest.DEFAULT_VARIANTS)
     assert len(spec.variants) >= 8
-    small = spec.model_copy(update={"sessions": 150, "variants": [v for v in spec.variants if v.name.startswith("prices")]})
+    small = spec.model_copy(update={"sessions": 150, "truth_sessions": 150, "variants": [v for v in spec.variants if v.name.startswith("prices")]})
     same = abtest.analyse(abtest.run_abtest(small, GroundTruthAgent, first_visitor=0))
     assert same["overall"]["purchase"]["directional_agreement"] == 1.0
     for v in same["variants"].values():
         assert v["purchase"]["truth"] == v["purchase"]["sim"]  # the same visitors, the same choices
     up, down = same["variants"]["prices-up-20"]["purchase"]["truth"], same["variants"]["prices-down-20"]["purchase"]["truth"]
     assert up["effect"] < 0 < down["effect"] and up["ci"][1] < 0 < down["ci"][0]
-    other = abtest.analyse(abtest.run_abtest(small, GroundTruthAgent, first_visitor=0, sim_first_visitor=900_000))
-    assert other["overall"]["purchase"]["of"] == 2 and other["visitors"] == 150
+    wider = small.model_copy(update={"truth_sessions": None})
+    other = abtest.analyse(abtest.run_abtest(wider, GroundTruthAgent, first_visitor=0, sim_first_visitor=900_000))
+    assert other["overall"]["purchase"]["of"] == 2 and other["visitors"] == {"truth": 2000, "sim": 150}
 
 
 def test_a_bad_variants_file_is_one_message_naming_the_variant_and_key(tmp_path):
@@ -250,7 +251,7 @@ def test_the_simulate_fidelity_and_abtest_commands_on_a_registered_model(tmp_pat
         [mlflow.MlflowClient(tracking_uri=uri).get_experiment_by_name("shopr1-simulation").experiment_id])
     assert runs and "fidelity/purchase_rate/diff" in runs[0].data.metrics
     variants = tmp_path / "variants.yaml"
-    variants.write_text("sessions: 2\nvariants:\n  - {name: two-per-page, set: {results_per_page: 2}}\n"
+    variants.write_text("sessions: 2\ntruth_sessions: 20\nvariants:\n  - {name: two-per-page, set: {results_per_page: 2}}\n"
                         "  - {name: pricier, set: {site: {price_factor: 1.2}}}\n")
     result = runner.invoke(app, ["abtest", "--variants", str(variants), "--model", "models:/shopr1-simulator@champion",
                                  "--tracking-uri", uri, "-o", str(tmp_path / "ab"), "--draws", "100"])

@@ -85,7 +85,8 @@ def fidelity(
 def abtest(
     variants: Path = typer.Option(None, "--variants", exists=True, dir_okay=False, help="Variants YAML (default: the ten built-in site changes, shopr1/simulation/variants.yaml)."),
     model: str = typer.Option("models:/shopr1-simulator@champion", "--model", "-m", help="An MLflow model URI, a checkpoint folder, or 'ground-truth' (a perfect simulator shopping as other visitors: the noise floor)."),
-    sessions: int = typer.Option(None, "--sessions", "-n", min=2, help="Visitors per arm (default: the file's `sessions`)."),
+    sessions: int = typer.Option(None, "--sessions", "-n", min=2, help="Simulated visitors per arm (default: the file's `sessions`)."),
+    truth_sessions: int = typer.Option(None, "--truth-sessions", min=2, help="Ground-truth visitors per arm (default: the file's, else max(sessions, 2000); they are cheap and make the true effects precise)."),
     out: Path = typer.Option(Path("runs/abtest"), "--out", "-o", help="Where abtest.json/.md/.png and every arm's sessions go."),
     temperature: float = typer.Option(1.0, min=0.0, help="Sampling temperature of the simulator."),
     first_visitor: int = typer.Option(FIRST_VISITOR, min=0, help="Index of the first visitor."),
@@ -107,13 +108,15 @@ def abtest(
         raise fail(str(exc)) from None
     if sessions:
         spec = spec.model_copy(update={"sessions": sessions})
+    if truth_sessions:
+        spec = spec.model_copy(update={"truth_sessions": truth_sessions})
     noise_floor = model == "ground-truth"
     make = make_agent("ground-truth" if noise_floor else "model", model, tracking_uri, temperature, spec.seed)
     arms = 1 + len(spec.variants)
-    with progress_bar("visits", arms * 2 * spec.sessions) as advance:
+    with progress_bar("visits", arms * (spec.sessions + spec.n_truth)) as advance:
         outcomes = ab.run_abtest(
             spec, make, first_visitor=first_visitor,
-            sim_first_visitor=first_visitor + 10 * spec.sessions + 1_000_000 if noise_floor else None,
+            sim_first_visitor=first_visitor + spec.n_truth + 1_000_000 if noise_floor else None,
             max_invalid=max_invalid, progress=lambda arm, k: advance(k, description=f"visits ({arm})"),
             sessions_dir=out / "arms",
         )
@@ -123,8 +126,8 @@ def abtest(
     descriptions = {v.name: v.description for v in spec.variants}
     table = ab.markdown(result, descriptions)
     atomic_write_text(out / "abtest.json", json.dumps(result, indent=2) + "\n")
-    atomic_write_text(out / "abtest.md", f"model: {model}; {spec.sessions} visitors per arm\n\n{table}")
-    ab.plot(result, out / "abtest.png", f"{model}, {spec.sessions} visitors per arm")
+    atomic_write_text(out / "abtest.md", f"model: {model}; {spec.sessions} simulated and {spec.n_truth} ground-truth visitors per arm\n\n{table}")
+    ab.plot(result, out / "abtest.png", f"{model}: {spec.sessions} simulated, {spec.n_truth} true visitors per arm")
     console.print(table, markup=False)
     console.print(f"→ {out}/abtest.json, abtest.md, abtest.png; every arm's visits under {out}/arms/")
     if mlflow_log:
@@ -137,7 +140,7 @@ def abtest(
                 for who in ("truth", "sim"):
                     metrics[f"abtest/{name}/{metric}/{who}"] = v[metric][who]["effect"]
         run_id = log_mlflow(tracking_uri, f"abtest: {model} ({len(spec.variants)} variants)",
-                            {"model": model, "sessions": spec.sessions, "variants": ",".join(descriptions),
+                            {"model": model, "sessions": spec.sessions, "truth_sessions": spec.n_truth, "variants": ",".join(descriptions),
                              "temperature": temperature, "seed": spec.seed}, metrics,
                             [out / "abtest.json", out / "abtest.md", out / "abtest.png"])
         console.print(f"MLflow run {run_id} in experiment {EXPERIMENT} ({store_uri(tracking_uri)})")

@@ -168,6 +168,26 @@ class ShopWorldEnv:
         return self._visit.taken
 
     @property
+    def steps(self) -> list[Step]:
+        """The steps logged so far (page, action, rationale), as a model's context reads them."""
+        return self._visit.steps
+
+    @property
+    def done(self) -> bool:
+        return self._visit.done
+
+    @property
+    def run_of_invalid(self) -> int:
+        """Invalid actions in a row at the end of the visit so far."""
+        return self._visit.run_of_invalid
+
+    def end_visit(self, end: str) -> None:
+        """End the visit from outside (the loop gives up on an agent whose outputs never parse)."""
+        if end not in ENDS:
+            raise ValueError(f"end must be one of {', '.join(ENDS)}")
+        self._visit.done, self._visit.end = True, end
+
+    @property
     def can_back(self) -> bool:
         return bool(self._visit.browser.history)
 
@@ -236,6 +256,9 @@ class ShopWorldEnv:
         if v.done:
             raise RuntimeError(f"visit {v.session_id} has ended ({v.end}); reset to start another")
         key = as_action_key(action)
+        incomplete = Action(**action_dict(key)).missing_fields()
+        if incomplete:
+            raise ValueError(f"a {key[0]} action needs {', '.join(incomplete)}: nothing to take")
         now, page = self.observation, v.browser.page
         error = check_action(key, now.page_html)
         v.taken += 1

@@ -48,9 +48,16 @@ class VariantsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     seed: int = 0
-    sessions: int = Field(300, ge=2)
+    sessions: int = Field(300, ge=2, description="visitors per arm for the simulator")
+    truth_sessions: int | None = Field(
+        None, ge=2, description="visitors per arm for the ground truth (cheap; default max(sessions, 2000))"
+    )
     base: dict[str, Any] = Field(default_factory=dict)
     variants: list[Variant] = Field(min_length=1)
+
+    @property
+    def n_truth(self) -> int:
+        return self.truth_sessions or max(self.sessions, 2000)
 
     def config(self, variant: Variant | None = None) -> ShopWorldConfig:
         return ShopWorldConfig(**_merge(self.base, variant.set if variant else {}))
@@ -112,22 +119,26 @@ def agreement(true: list[float], sim: list[float]) -> dict[str, Any]:
 def analyse(
     arms: dict[str, dict[str, list[dict[str, Any]]]], *, draws: int = DRAWS, seed: int = 0
 ) -> dict[str, Any]:
-    """`arms[arm]["truth"|"sim"]` = outcomes per visitor (same visitors, same order, every arm).
+    """`arms[arm]["truth"|"sim"]` = outcomes per visitor (the same visitors in the same order in
+    every arm, per agent; the two agents may have different numbers of visitors).
     Per variant and metric: the true and the simulated effect; over variants: agreement."""
     control = arms["control"]
-    n = len(control["truth"])
-    rng = np.random.default_rng(seed)
-    w = rng.multinomial(n, np.full(n, 1 / n), size=draws).astype(float)  # one draw set: paired
+    n = {who: len(control[who]) for who in ("truth", "sim")}
+    # One draw set per agent, shared by its arms: control and variant resampled as pairs (the
+    # same seed for both agents, so equal outcomes give equal intervals).
+    w = {who: np.random.default_rng(seed).multinomial(n[who], np.full(n[who], 1 / n[who]), size=draws).astype(float)
+         for who in n}
     out: dict[str, Any] = {"visitors": n, "draws": draws, "variants": {}, "overall": {}}
     c_rates = {who: _rates(control[who]) for who in ("truth", "sim")}
     for name, arm in arms.items():
         if name == "control":
             continue
-        if len(arm["truth"]) != n or len(arm["sim"]) != n:
-            raise ValueError(f"arm {name!r} has {len(arm['truth'])}/{len(arm['sim'])} visitors, control {n}")
+        for who in n:
+            if len(arm[who]) != n[who]:
+                raise ValueError(f"arm {name!r} has {len(arm[who])} {who} visitors, control {n[who]}")
         v_rates = {who: _rates(arm[who]) for who in ("truth", "sim")}
         out["variants"][name] = {
-            metric: {who: paired_effect(c_rates[who][metric], v_rates[who][metric], w) for who in ("truth", "sim")}
+            metric: {who: paired_effect(c_rates[who][metric], v_rates[who][metric], w[who]) for who in ("truth", "sim")}
             for metric in ("purchase", "bounce")
         }
     for metric in ("purchase", "bounce"):
@@ -225,9 +236,11 @@ def run_abtest(
     for name, variant in [("control", None), *((v.name, v) for v in spec.variants)]:
         world = world_for(spec.seed, spec.config(variant))
         arms[name] = {}
-        for who, agent, first in (("truth", GroundTruthAgent(), first_visitor),
-                                  ("sim", make_sim_agent(), sim_first_visitor if sim_first_visitor is not None else first_visitor)):
-            run = run_closed_loop(world, agent, spec.sessions, first_visitor=first, max_invalid=max_invalid,
+        for who, agent, first, count in (
+            ("truth", GroundTruthAgent(), first_visitor, spec.n_truth),
+            ("sim", make_sim_agent(), sim_first_visitor if sim_first_visitor is not None else first_visitor, spec.sessions),
+        ):
+            run = run_closed_loop(world, agent, count, first_visitor=first, max_invalid=max_invalid,
                                   progress=(lambda k, _n=name, _w=who: progress(f"{_n}/{_w}", k)) if progress else None)
             arms[name][who] = run.outcomes
             if sessions_dir is not None:

@@ -81,7 +81,7 @@ class ModelAgent:
 
         contexts = []
         for env in envs:
-            steps, now = env.visit.steps, env.observation
+            steps, now = env.steps, env.observation
             contexts.append(Context(pages=[(s.page_html or "", s.url) for s in steps] + [(now.page_html or "", now.url)],
                                     past_actions=[s.action for s in steps]))
         texts = self.simulator.generate([self.simulator.prompt_text(c) for c in contexts], self.temperature)
@@ -90,6 +90,9 @@ class ModelAgent:
             parsed = parse_prediction(text)
             if parsed.prediction is None:
                 moves.append(Move(None, None, parsed.error or "output did not parse"))
+            elif parsed.prediction.action.missing_fields():  # e.g. a search with no text: nothing to do
+                missing = ", ".join(parsed.prediction.action.missing_fields())
+                moves.append(Move(None, None, f"{parsed.prediction.action.type} action without {missing}"))
             else:
                 moves.append(Move(parsed.prediction.action.to_json_dict(), parsed.prediction.rationale))
         return moves
@@ -131,13 +134,17 @@ def run_closed_loop(
     max_invalid: int = 3,
     session_prefix: str = "sim",
     progress: Callable[[int], None] | None = None,
+    make_env: Callable[[], Any] | None = None,
 ) -> Run:
     """Visitors first_visitor .. first_visitor + sessions - 1 shop with `agent` in `world`.
-    Every round, each visit still going takes one step (a model answers them as one batch)."""
+    Every round, each visit still going takes one step (a model answers them as one batch).
+    `make_env` builds another store's environment instead (the adapter interface of
+    docs/simulation.md: reset, step, observation, steps, run_of_invalid, end_visit, session,
+    outcome); `world` is then unused."""
     started = time.perf_counter()
     envs = []
     for i in range(sessions):
-        env = ShopWorldEnv(world=world, max_invalid=max_invalid, session_prefix=session_prefix)
+        env = make_env() if make_env else ShopWorldEnv(world=world, max_invalid=max_invalid, session_prefix=session_prefix)
         env.reset(first_visitor + i)
         envs.append(env)
     unparsed = [0] * sessions
@@ -151,8 +158,8 @@ def run_closed_loop(
             if move.action is None:  # nothing to take: counted; the visit ends after max_invalid in a row
                 unparsed[i] += 1
                 run_of_unparsed[i] += 1
-                if run_of_unparsed[i] + env.visit.run_of_invalid >= max_invalid:
-                    env.visit.done, env.visit.end = True, STUCK  # with no step logged: no session
+                if run_of_unparsed[i] + env.run_of_invalid >= max_invalid:
+                    env.end_visit(STUCK)  # with no step logged, the visit leaves no session
                     if progress:
                         progress(1)
                 else:
@@ -170,7 +177,7 @@ def run_closed_loop(
     for i, env in enumerate(envs):
         outcome = {**env.outcome(), "unparsed": unparsed[i], "agent": agent.name}
         run.outcomes.append(outcome)
-        if env.visit.steps:
+        if env.steps:
             run.sessions.append(env.session())
     return run
 
