@@ -66,6 +66,9 @@ def test_only_safetensors_and_no_code_are_ever_loaded(checkpoint, tmp_path):
     (pickled / "pytorch_model.bin").write_bytes(b"not really a pickle")
     with pytest.raises(ValueError, match="no .safetensors weights"):
         Simulator(pickled)
+    trained = shutil.copytree(checkpoint, tmp_path / "trained")
+    (trained / "training_args.bin").write_bytes(b"the Trainer's arguments: never read")
+    assert Simulator(trained).settings.counter == "model"  # a training output folder serves as is
     with_code = shutil.copytree(checkpoint, tmp_path / "with_code")
     (with_code / "modeling_evil.py").write_text("raise SystemExit('remote code ran')\n")
     with pytest.raises(ValueError, match="modeling_evil.py"):

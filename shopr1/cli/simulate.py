@@ -177,7 +177,12 @@ def make_agent(shopper: str, model: str, tracking_uri: str | None, temperature: 
 
     torch.manual_seed(seed)
     simulator = load_simulator(model, tracking_uri)
-    return lambda: ModelAgent(simulator, temperature=temperature, name=model)
+
+    def agent() -> ModelAgent:
+        torch.manual_seed(seed)  # every arm of an A/B test draws the same random numbers: paired
+        return ModelAgent(simulator, temperature=temperature, name=model)
+
+    return agent
 
 
 def _closed_loop(store: str, model: str, out: Path, tracking_uri: str | None, n: int, shopper: str,

@@ -43,7 +43,10 @@ def check_safetensors_only(checkpoint: Path) -> None:
         raise FileNotFoundError(f"{checkpoint}: no such checkpoint folder")
     if not any(checkpoint.glob("*.safetensors")):
         raise ValueError(f"{checkpoint} has no .safetensors weights; only safetensors checkpoints are served")
-    unsafe = sorted(p.name for p in checkpoint.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".py"))
+    # training_args.bin (the Trainer's pickled arguments, in every training output folder) is
+    # never read, so it is no risk; any other pickle or code file is refused.
+    unsafe = sorted(p.name for p in checkpoint.iterdir()
+                    if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".py") and p.name != "training_args.bin")
     if unsafe:
         raise ValueError(f"{checkpoint} holds {', '.join(unsafe)}: pickled weights or code are never loaded")
 
@@ -59,13 +62,19 @@ class Simulator:
         check_safetensors_only(checkpoint)
         if settings is None and (checkpoint / SETTINGS_FILE).exists():
             settings = SimulatorSettings.model_validate_json((checkpoint / SETTINGS_FILE).read_text())
-        self.settings = settings or SimulatorSettings()
         self.tokenizer = AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=False, local_files_only=True)
         self.tokenizer.padding_side = "left"
         self.model = AutoModelForCausalLM.from_pretrained(
             checkpoint, use_safetensors=True, trust_remote_code=False, local_files_only=True
         )
         self.model.eval()
+        if settings is None:
+            # A bare checkpoint (no simulator.json from the registry): count the budget in the
+            # model's own tokens and leave room for the answer within its positions.
+            positions = getattr(self.model.config, "max_position_embeddings", None) or 4096 + 128
+            settings = SimulatorSettings(counter="model",
+                                         max_context_tokens=max(256, min(4096, positions - SimulatorSettings().max_new_tokens - 64)))
+        self.settings = settings
         self._torch = torch
         self._count = approx_tokens
         if self.settings.counter == "model":

@@ -64,7 +64,9 @@ def _record(session: Session | None, outcome: dict[str, Any] | None) -> VisitRec
         attempts = len(steps)
     return VisitRecord(
         length=len(steps),
-        purchase=last.type == "click" and is_purchase_name(last.name),
+        # A run's outcome knows whether the store took the purchase (an invalid buy click is none).
+        purchase=bool(outcome["purchase"]) if outcome is not None and "purchase" in outcome
+        else last.type == "click" and is_purchase_name(last.name),
         types=tuple(s.action.type for s in steps),
         kinds=tuple(step_kind(s.url, s.page_html) for s in steps),
         queries=tuple(
