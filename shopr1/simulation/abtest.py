@@ -204,7 +204,8 @@ def plot(result: dict[str, Any], path: Path, title: str = "") -> Path:
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
         o = result["overall"][metric]
-        ax.set_title(f"{metric} rate effect (pp): agreement {o['directional_agreement'] * 100:.0f}%, r = {o['pearson']}")
+        r = "–" if o["pearson"] is None else f"{o['pearson']:.2f}"
+        ax.set_title(f"{metric} rate effect (pp): agreement {o['directional_agreement'] * 100:.0f}%, r = {r}")
         ax.set_xlabel("true effect (ground-truth shoppers)")
         ax.set_ylabel("simulated effect")
         ax.legend(loc="upper left")
