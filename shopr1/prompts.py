@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from shopr1.context_budget import TRUNCATED_MARK, PageFit, fit_pages, keep_target, trim_page
 from shopr1.schema import Action, Prediction
@@ -39,6 +39,30 @@ a single JSON object and nothing else:
 {"rationale": "<one first-person sentence>", "action": {...}}"""
 
 OMITTED_PAGE = "[page HTML omitted to fit the context budget]"
+
+
+def persona_text(persona: Any) -> str | None:
+    """The shopper's persona without their goal, as the system prompt carries it when a recipe
+    conditions on personas (`data.persona`): `budget $120; patience 4; pickiness 0.62; ...`."""
+    if persona is None:
+        return None
+    if isinstance(persona, str):
+        return persona.strip() or None
+    if not isinstance(persona, dict):
+        return None
+    parts = []
+    for key in sorted(k for k in persona if k != "goal"):
+        value = persona[key]
+        if isinstance(value, dict | list):
+            continue
+        shown = f"${value:g}" if key == "budget" and isinstance(value, int | float) else value
+        parts.append(f"{key.replace('_', ' ')} {shown}")
+    return "; ".join(parts) or None
+
+
+def system_prompt(persona: str | None = None) -> str:
+    """The system turn; with a persona (never the goal) appended when the recipe asks for it."""
+    return SYSTEM_PROMPT if not persona else f"{SYSTEM_PROMPT}\n\nAbout you: {persona}."
 
 Message = dict[str, str]
 
@@ -72,8 +96,9 @@ def _messages(
     htmls: Sequence[str | None],
     actions: Sequence[Action],
     rationales: Sequence[str | None] | None,
+    persona: str | None = None,
 ) -> list[Message]:
-    messages: list[Message] = [{"role": "system", "content": SYSTEM_PROMPT}]
+    messages: list[Message] = [{"role": "system", "content": system_prompt(persona)}]
     for i, ((_, url), html) in enumerate(zip(pages, htmls, strict=True)):
         messages.append({"role": "user", "content": page_turn(i + 1, html, url)})
         if i < len(actions):
@@ -101,6 +126,7 @@ def fit_conversation(
     max_tokens: int | None = None,
     count: TokenCounter = approx_tokens,
     target: Action | None = None,
+    persona: str | None = None,
 ) -> ContextFit:
     """The conversation of `pages` and `actions`, fitted by `fit_pages`.
 
@@ -110,10 +136,10 @@ def fit_conversation(
     prime(count, [page_turn(i + 1, html, url) for i, (html, url) in enumerate(pages)])
 
     def cost(htmls: list[str | None]) -> int:
-        return conversation_tokens(_messages(pages, htmls, actions, rationales), count)
+        return conversation_tokens(_messages(pages, htmls, actions, rationales, persona), count)
 
     fit = fit_pages([html or "" for html, _ in pages], cost, max_tokens, count=count, keep=keep_target(target))
-    return ContextFit(_messages(pages, fit.pages, actions, rationales), fit.stubbed, fit.trimmed, fit.tokens, fit.fits)
+    return ContextFit(_messages(pages, fit.pages, actions, rationales, persona), fit.stubbed, fit.trimmed, fit.tokens, fit.fits)
 
 
 def fit_context(
@@ -123,13 +149,14 @@ def fit_context(
     *,
     max_tokens: int | None = None,
     count: TokenCounter = approx_tokens,
+    persona: str | None = None,
 ) -> tuple[list[Message], int]:
     """The conversation fitted to `max_tokens`, and how many pages were stubbed.
 
     A context that cannot fit even with its current page trimmed comes back over budget; callers
     decide (the data build quarantines it).
     """
-    fit = fit_conversation(pages, actions, rationales, max_tokens=max_tokens, count=count)
+    fit = fit_conversation(pages, actions, rationales, max_tokens=max_tokens, count=count, persona=persona)
     return fit.messages, fit.pages_stubbed
 
 
@@ -157,11 +184,12 @@ def rl_prompt(
     *,
     max_tokens: int | None = None,
     count: TokenCounter = approx_tokens,
+    persona: str | None = None,
 ) -> tuple[list[Message], int]:
     """The context for predicting step t: pages 1..t and actions 1..t-1, no rationales."""
     if len(past_actions) != len(pages) - 1:
         raise ValueError("an RL prompt needs exactly one past action fewer than pages")
-    return fit_context(pages, past_actions, None, max_tokens=max_tokens, count=count)
+    return fit_context(pages, past_actions, None, max_tokens=max_tokens, count=count, persona=persona)
 
 
 # --- Teacher prompts for rationale synthesis (SPEC §5) --------------------------------------------

@@ -38,6 +38,9 @@ class DataSettings(BaseModel):
     tokenizer: Literal["model", "approx"] = Field(
         "model", description="what counts the budget: the recipe model's tokenizer, or ~3.5 chars/token"
     )
+    persona: bool = Field(
+        False, description="persona conditioning: prompts carry the shopper's persona, never the goal"
+    )
 
 
 class LoraSettings(BaseModel):
@@ -184,7 +187,8 @@ class Recipe(BaseModel):
         """The data stage's `BuildConfig` for this recipe."""
         from shopr1.data.build import BuildConfig
 
-        return BuildConfig(max_context_tokens=self.data.max_context_tokens, seed=self.data.seed)
+        return BuildConfig(max_context_tokens=self.data.max_context_tokens, seed=self.data.seed,
+                           persona=self.data.persona)
 
 
 def recipe_names() -> list[str]:

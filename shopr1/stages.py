@@ -535,6 +535,7 @@ def simulator_settings(recipe: Any) -> str:
         counter="model" if getattr(recipe.data, "tokenizer", "approx") == "model" else "approx",
         max_new_tokens=recipe.evaluate.max_new_tokens,
         batch_tokens=recipe.evaluate.batch_tokens,
+        persona=getattr(recipe.data, "persona", False),
     ).model_dump_json(indent=2)
 
 

@@ -261,3 +261,45 @@ def test_the_simulate_fidelity_and_abtest_commands_on_a_registered_model(tmp_pat
     assert (tmp_path / "ab" / "abtest.png").is_file() and (tmp_path / "ab" / "arms" / "pricier" / "sim" / "sessions.jsonl").is_file()
     bad = runner.invoke(app, ["simulate", "--store", "amazon", "-n", "1"])
     assert bad.exit_code == 2 and "only store built in is 'shopworld'" in " ".join(bad.output.split())
+
+
+def test_persona_conditioning_is_a_recipe_switch_that_never_shows_the_goal(tmp_path):
+    from orchestration import tiny_checkpoint
+
+    from shopr1.data.examples import build_rl_examples, build_sft_example
+    from shopr1.prompts import SYSTEM_PROMPT, persona_text
+    from shopr1.recipes import load_recipe
+    from shopr1.serving.contexts import parse_context
+    from shopr1.serving.simulator import Simulator, SimulatorSettings
+    from shopr1.stages import simulator_settings
+
+    session = next(s for s, _ in iter_shopworld(5, seed=0))
+    session.steps[0].rationale = "I look around."
+    text = persona_text(session.persona)
+    assert text.startswith("budget $") and "patience" in text and "goal" not in text
+    assert session.persona["goal"]["category"] not in text
+    plain, conditioned = build_rl_examples(session), build_rl_examples(session, persona=True)
+    assert plain[0]["prompt"][0]["content"] == SYSTEM_PROMPT  # off by default: prompts as before
+    assert conditioned[0]["prompt"][0]["content"] == f"{SYSTEM_PROMPT}\n\nAbout you: {text}."
+    assert build_sft_example(session, persona=True)["messages"][0] == conditioned[0]["prompt"][0]
+    recipe = load_recipe("tiny-cpu", ["data.persona=true"])
+    assert recipe.build_config().persona and json.loads(simulator_settings(recipe))["persona"] is True
+    assert load_recipe("tiny-cpu").build_config().persona is False
+    # Serving: a request's persona reaches the prompt only for a persona-conditioned model, never its goal.
+    steps = [s.model_dump(mode="json", exclude_none=True) for s in session.steps[:1]]
+    context = parse_context({"steps": steps, "persona": session.persona})
+    assert "goal" not in context.persona
+    checkpoint = tiny_checkpoint(tmp_path)
+    on = Simulator(checkpoint, SimulatorSettings(persona=True)).prompt_text(context)
+    off = Simulator(checkpoint, SimulatorSettings()).prompt_text(context)
+    assert f"About you: {text}." in on and "About you" not in off
+    # Closed loop: the visitor's population persona, less the goal, goes with every context.
+    seen = []
+
+    class Recording(ScriptedSimulator):
+        def prompt_text(self, context):
+            seen.append(context.persona)
+            return "x"
+
+    run_closed_loop(world_for(0), ModelAgent(Recording(['{"rationale": "Bye.", "action": {"type": "terminate"}}'])), 2)
+    assert len(seen) == 2 and all("budget" in p and "goal" not in p for p in seen)

@@ -48,6 +48,7 @@ class BuildConfig(BaseModel):
     chunk_sessions: int = Field(4000, gt=0, description="sessions validated and written per Parquet part")
     html_rules: str | None = Field(None, description="simplifier rules for raw_html steps")
     examples: bool = Field(True, description="build SFT/RL examples (False: validate only)")
+    persona: bool = Field(False, description="prompts carry each session's persona, less its goal (persona conditioning)")
 
 
 def _simplify_raw_pages(session: Session, rules: str | None, max_chars: int | None) -> Session:
@@ -241,14 +242,14 @@ def _shortfall(config: BuildConfig, tally: _Tally, examples_q: Quarantine, faile
 
 def _add_examples(session: Session, split: str, config: BuildConfig, count: TokenCounter,
                   batches: dict[tuple[str, str], list[dict[str, Any]]], tally: _Tally) -> None:
-    sft = build_sft_example(session, max_tokens=config.max_context_tokens, count=count)
+    sft = build_sft_example(session, max_tokens=config.max_context_tokens, count=count, persona=config.persona)
     if sft is None:
         tally.no_rationales += 1
     else:
         batches.setdefault(("sft", split), []).append(sft)
         tally.sft_turns += sft["n_steps"]
         tally.sft_turns_without_page += sft["pages_dropped"]  # turn i is trained with page i stubbed
-    rl = build_rl_examples(session, max_tokens=config.max_context_tokens, count=count)
+    rl = build_rl_examples(session, max_tokens=config.max_context_tokens, count=count, persona=config.persona)
     batches.setdefault(("rl", split), []).extend(rl)
     tally.rl_pages += sum(row["step_index"] + 1 for row in rl)
     tally.rl_pages_dropped += sum(row["pages_dropped"] for row in rl)

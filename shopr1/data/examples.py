@@ -18,7 +18,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from shopr1.prompts import SYSTEM_PROMPT, fit_conversation, page_turn
+from shopr1.prompts import SYSTEM_PROMPT, fit_conversation, page_turn, persona_text
 from shopr1.schema import Action, Session, step_kind
 from shopr1.tokens import TokenCounter, approx_tokens, load_token_counter, model_max_length
 
@@ -38,7 +38,7 @@ def _pages(session: Session) -> list[tuple[str, str | None]]:
 
 
 def build_sft_example(
-    session: Session, *, max_tokens: int | None = None, count: TokenCounter = approx_tokens
+    session: Session, *, max_tokens: int | None = None, count: TokenCounter = approx_tokens, persona: bool = False
 ) -> dict[str, Any] | None:
     """The session as one conversation, or None when it has no rationales at all (not yet synthesized)."""
     rationales = [step.rationale for step in session.steps]
@@ -46,7 +46,7 @@ def build_sft_example(
         return None
     actions = [s.action for s in session.steps]
     fit = fit_conversation(_pages(session), actions, rationales, max_tokens=max_tokens, count=count,
-                           target=actions[-1])
+                           target=actions[-1], persona=persona_text(session.persona) if persona else None)
     return {
         "session_id": session.session_id,
         "messages": fit.messages,
@@ -59,14 +59,17 @@ def build_sft_example(
 
 
 def build_rl_examples(
-    session: Session, *, max_tokens: int | None = None, count: TokenCounter = approx_tokens
+    session: Session, *, max_tokens: int | None = None, count: TokenCounter = approx_tokens, persona: bool = False
 ) -> list[dict[str, Any]]:
-    """One ⟨context, next action⟩ example per step of the session."""
+    """One ⟨context, next action⟩ example per step of the session (`persona`: the system prompt
+    carries the session's persona, less its goal)."""
     pages = _pages(session)
+    about = persona_text(session.persona) if persona else None
     actions = [s.action for s in session.steps]
     out = []
     for t, action in enumerate(actions):
-        fit = fit_conversation(pages[: t + 1], actions[:t], None, max_tokens=max_tokens, count=count, target=action)
+        fit = fit_conversation(pages[: t + 1], actions[:t], None, max_tokens=max_tokens, count=count, target=action,
+                               persona=about)
         out.append({
             "session_id": session.session_id,
             "step_index": t,

@@ -42,6 +42,7 @@ class Context(BaseModel):
 
     pages: list[tuple[str, str | None]]
     past_actions: list[Action]
+    persona: dict[str, Any] | str | None = None  # read only by persona-conditioned models
 
 
 def _steps_of(value: Any) -> list[Any]:
@@ -79,7 +80,11 @@ def parse_context(record: Any, *, rules: str | None = None) -> Context:
         i, fields = gold_missing[0]
         raise ValueError(f"steps[{i}].action ({steps[i].action.type}) is missing {', '.join(fields)}")
     pages = [(_page(s, rules), s.url) for s in steps]
-    return Context(pages=pages, past_actions=[s.action for s in steps[:-1]])
+    persona = record.get("persona")
+    if isinstance(persona, dict):
+        persona = {k: v for k, v in persona.items() if k != "goal"}  # a simulator never sees the goal
+    return Context(pages=pages, past_actions=[s.action for s in steps[:-1]],
+                   persona=persona if isinstance(persona, dict | str) else None)
 
 
 def _page(step: ContextStep, rules: str | None) -> str:

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shopr1.prompts import approx_tokens, rl_prompt
+from shopr1.prompts import approx_tokens, persona_text, rl_prompt
 from shopr1.schema import parse_prediction
 from shopr1.serving.contexts import Context
 
@@ -35,6 +35,7 @@ class SimulatorSettings(BaseModel):
     counter: Literal["model", "approx"] = Field("approx", description="what counts the budget, as in the data build")
     max_new_tokens: int = Field(128, gt=0)
     batch_tokens: int = Field(16384, gt=0, description="padded tokens per generation batch")
+    persona: bool = Field(False, description="the model was trained with personas in its prompts (`data.persona`)")
 
 
 def check_safetensors_only(checkpoint: Path) -> None:
@@ -83,8 +84,9 @@ class Simulator:
             self._count = tokenizer_counter(self.tokenizer)
 
     def prompt_text(self, context: Context) -> str:
+        about = persona_text(context.persona) if self.settings.persona else None
         messages, _ = rl_prompt(context.pages, context.past_actions,
-                                max_tokens=self.settings.max_context_tokens, count=self._count)
+                                max_tokens=self.settings.max_context_tokens, count=self._count, persona=about)
         return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
     def _batches(self, lengths: Sequence[int]) -> list[list[int]]:

@@ -82,8 +82,10 @@ class ModelAgent:
         contexts = []
         for env in envs:
             steps, now = env.steps, env.observation
+            # The population's persona of this visitor, never the goal (used by persona-conditioned models).
+            persona = env.persona(goal=False) if hasattr(env, "persona") else None
             contexts.append(Context(pages=[(s.page_html or "", s.url) for s in steps] + [(now.page_html or "", now.url)],
-                                    past_actions=[s.action for s in steps]))
+                                    past_actions=[s.action for s in steps], persona=persona))
         texts = self.simulator.generate([self.simulator.prompt_text(c) for c in contexts], self.temperature)
         moves = []
         for text in texts:
