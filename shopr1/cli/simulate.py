@@ -91,25 +91,22 @@ def load_simulator(model: str, tracking_uri: str | None = None) -> Any:
 
 
 def world_config(recipe: str | None, sets: list[str]) -> Any:
-    """The store to shop in: the recipe's ShopWorld (default tiny-cpu's), then `--set` overrides."""
-    from shopr1.cli.options import SettingsError, config_from_cli
-    from shopr1.shopworld.config import ShopWorldConfig
-
-    base: dict[str, Any] = {}
+    """The store to shop in: the recipe's ShopWorld (default: ShopWorld's defaults), then `--set`
+    overrides; a bad key or value is one message naming it."""
     if recipe:
         from shopr1.recipes import load_recipe
 
         try:
-            base = load_recipe(recipe).shopworld.model_dump(exclude_unset=True)
+            return load_recipe(recipe, [f"shopworld.{item}" for item in sets]).shopworld
         except (ValueError, FileNotFoundError) as exc:
             raise fail(str(exc)) from None
-    try:
-        from shopr1.overrides import apply_overrides
+    from shopr1.cli.options import SettingsError, config_from_cli
+    from shopr1.shopworld.config import ShopWorldConfig
 
-        return config_from_cli(ShopWorldConfig, sets=sets, options=None) if not base else \
-            ShopWorldConfig.model_validate(apply_overrides(base, sets))
-    except (SettingsError, ValueError) as exc:
-        raise fail(f"--set: {' '.join(str(exc).split())}") from None
+    try:
+        return config_from_cli(ShopWorldConfig, sets=sets)
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
 
 
 def simulate(

@@ -19,15 +19,12 @@ EXPERIMENT = "shopr1-simulation"
 def log_mlflow(tracking_uri: str | None, run_name: str, params: dict[str, Any], metrics: dict[str, float],
                files: list[Path]) -> str | None:
     """One MLflow run in the simulation experiment: params, metrics, and `files` as artifacts."""
-    import logging
     import os
 
     import mlflow
 
     from shopr1.tracking import TrackingTarget, use
 
-    for name in ("alembic", "mlflow.store.db.utils"):
-        logging.getLogger(name).setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     uri = store_uri(tracking_uri)
     if uri.startswith("sqlite:///"):

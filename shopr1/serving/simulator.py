@@ -72,9 +72,10 @@ class Simulator:
         if settings is None:
             # A bare checkpoint (no simulator.json from the registry): count the budget in the
             # model's own tokens and leave room for the answer within its positions.
+            settings = SimulatorSettings(counter="model")
             positions = getattr(self.model.config, "max_position_embeddings", None) or 4096 + 128
-            settings = SimulatorSettings(counter="model",
-                                         max_context_tokens=max(256, min(4096, positions - SimulatorSettings().max_new_tokens - 64)))
+            room = positions - settings.max_new_tokens - 64
+            settings.max_context_tokens = max(256, min(settings.max_context_tokens, room))
         self.settings = settings
         self._torch = torch
         self._count = approx_tokens

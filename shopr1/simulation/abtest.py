@@ -31,6 +31,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shopr1.shopworld.config import ShopWorldConfig, _merge
+from shopr1.simulation.closed_loop import (
+    GroundTruthAgent,
+    is_bounce,
+    run_closed_loop,
+    world_for,
+    write_run,
+)
 
 DRAWS = 1000
 DEFAULT_VARIANTS = Path(__file__).with_name("variants.yaml")
@@ -90,7 +97,7 @@ def load_variants(path: Path) -> VariantsFile:
 def _rates(outcomes: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     return {
         "purchase": np.array([o["purchase"] for o in outcomes], float),
-        "bounce": np.array([o["steps"] == 1 and o["end"] == "terminate" for o in outcomes], float),
+        "bounce": np.array([is_bounce(o) for o in outcomes], float),
     }
 
 
@@ -231,8 +238,6 @@ def run_abtest(
     """Outcomes of the ground-truth shoppers and the simulator in control and every variant.
     `sim_first_visitor` (default: the same visitors) lets a ground-truth "simulator" shop as
     other people: the noise floor of the design."""
-    from shopr1.simulation.closed_loop import GroundTruthAgent, run_closed_loop, world_for, write_run
-
     arms: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for name, variant in [("control", None), *((v.name, v) for v in spec.variants)]:
         world = world_for(spec.seed, spec.config(variant))

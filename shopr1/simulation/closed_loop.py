@@ -29,7 +29,7 @@ from shopr1.atomic import atomic_write_text
 from shopr1.schema import parse_prediction
 from shopr1.shopworld.config import ShopWorldConfig
 from shopr1.shopworld.env import STUCK, GroundTruthShopper, ShopWorldEnv
-from shopr1.shopworld.simulate import World
+from shopr1.shopworld.simulate import World, action_dict
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,7 @@ class GroundTruthAgent:
         moves = []
         for env in envs:
             shopper = self._shoppers.setdefault(id(env), GroundTruthShopper())
-            kind, name, text = shopper.act(env)
-            moves.append(Move({"type": kind, **({"name": name} if name else {}), **({"text": text} if text else {})}))
+            moves.append(Move(action_dict(shopper.act(env))))
         return moves
 
 
@@ -100,6 +99,11 @@ class ModelAgent:
         return moves
 
 
+def is_bounce(outcome: dict[str, Any]) -> bool:
+    """A visit that left from its landing page without doing anything else."""
+    return outcome["steps"] == 1 and outcome["end"] == "terminate"
+
+
 @dataclass
 class Run:
     """The visits of one closed-loop run, with their outcomes."""
@@ -119,7 +123,7 @@ class Run:
             "sessions": len(self.outcomes),
             "steps": sum(o["steps"] for o in self.outcomes),
             "purchase_rate": round(sum(o["purchase"] for o in self.outcomes) / n, 4),
-            "bounce_rate": round(sum(o["steps"] == 1 and o["end"] == "terminate" for o in self.outcomes) / n, 4),
+            "bounce_rate": round(sum(map(is_bounce, self.outcomes)) / n, 4),
             "mean_steps": round(sum(o["steps"] for o in self.outcomes) / n, 3),
             "invalid_rate": round(bad / max(attempts, 1), 4),
             "ends": ends,

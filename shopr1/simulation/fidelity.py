@@ -56,24 +56,20 @@ def _record(session: Session | None, outcome: dict[str, Any] | None) -> VisitRec
         return VisitRecord(0, False, (), (), (), unparsed, unparsed)
     steps = session.steps
     last = steps[-1].action
-    bad = attempts = 0
-    if outcome is not None:
-        bad = len(outcome.get("invalid_steps", ())) + int(outcome.get("unparsed", 0))
-        attempts = len(steps) + int(outcome.get("unparsed", 0))
-    else:
-        attempts = len(steps)
+    outcome = outcome or {}
+    unparsed = int(outcome.get("unparsed", 0))
     return VisitRecord(
         length=len(steps),
         # A run's outcome knows whether the store took the purchase (an invalid buy click is none).
-        purchase=bool(outcome["purchase"]) if outcome is not None and "purchase" in outcome
+        purchase=bool(outcome["purchase"]) if "purchase" in outcome
         else last.type == "click" and is_purchase_name(last.name),
         types=tuple(s.action.type for s in steps),
         kinds=tuple(step_kind(s.url, s.page_html) for s in steps),
         queries=tuple(
             s.action.text or "" for s in steps if s.action.type == "type_and_submit" and s.action.name == "search_input"
         ),
-        bad=bad,
-        attempts=attempts,
+        bad=len(outcome.get("invalid_steps", ())) + unparsed,
+        attempts=len(steps) + unparsed,
     )
 
 
@@ -83,25 +79,16 @@ def read_visits(path: Path) -> tuple[list[VisitRecord], str]:
     sessions_file = path / "sessions.jsonl" if path.is_dir() else path
     if not sessions_file.is_file():
         raise FileNotFoundError(f"{path}: no sessions file (give a run folder with sessions.jsonl, or a .jsonl file)")
-    sessions: dict[str, Session] = {}
-    order: list[str] = []
-    with open(sessions_file, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                session = Session.model_validate_json(line)
-            except ValueError as exc:
-                first = str(exc).splitlines()
-                raise ValueError(f"{sessions_file}:{lineno}: not a canonical session ({first[1] if len(first) > 1 else first[0]})") from None
-            sessions[session.session_id] = session
-            order.append(session.session_id)
+    from shopr1.rationales.synthesize import iter_sessions  # the strict reader: names path:line
+
+    read = list(iter_sessions(sessions_file))
+    sessions = {session.session_id: session for session in read}
     outcomes_file = sessions_file.parent / "outcomes.jsonl"
     if outcomes_file.is_file() and sessions_file.name == "sessions.jsonl":
         outcomes = [json.loads(line) for line in outcomes_file.read_text(encoding="utf-8").splitlines() if line.strip()]
         records = [_record(sessions.get(o["session_id"]), o) for o in outcomes]
     else:
-        records = [_record(sessions[sid], None) for sid in order]
+        records = [_record(session, None) for session in read]
     if not records:
         raise ValueError(f"{sessions_file}: no sessions")
     return records, str(sessions_file)
