@@ -41,6 +41,13 @@ def test_generate_validate_build(tmp_path):
     summary = json.loads((tmp_path / "d" / "summary.json").read_text())
     assert set(summary["oracle_ceiling"]) <= {"train", "val", "test"}
 
+    # --persona: every prompt's system turn carries the shopper's persona, never their goal.
+    code, out = invoke("data", "build", tmp_path / "sw" / "sessions.jsonl", "--out", tmp_path / "p", "--max-tokens", 4096, "--persona")
+    assert code == 0, out
+    systems = [p[0]["content"] for p in pl.read_parquet(tmp_path / "p" / "rl" / "**" / "*.parquet")["prompt"].to_list()]
+    assert len(systems) == rl.height and all("About you: budget $" in s and "goal" not in s for s in systems)
+    assert not any("About you" in p[0]["content"] for p in rl["prompt"].to_list())
+
 
 def test_errors_name_the_bad_input(tmp_path):
     code, out = invoke("data", "validate", tmp_path / "nope.jsonl")

@@ -241,13 +241,14 @@ def build(
     max_html_chars: int = typer.Option(2_000_000, help="Pages longer than this are 'oversized'."),
     html_rules: str = typer.Option(None, help="Simplifier rules for raw_html steps: generic, shopworld or a YAML path."),
     policy: Path = typer.Option(None, exists=True, dir_okay=False, help="ShopWorld policy.jsonl for the ceilings of each split (default: the one beside a single input, if any)."),
+    persona: bool = typer.Option(False, "--persona/--no-persona", help="Prompts carry each session's persona, less its goal (persona conditioning, the recipe key data.persona); a model trained on it needs the same at evaluation and serving."),
 ) -> None:
     """Validate session logs and build SFT (whole sessions) and RL (context → next action) examples
     as Parquet parts under OUT/sft/<split>/ and OUT/rl/<split>/.
 
     OUT is replaced only when the build succeeds (other files kept there, such as a rationale cache, stay); when too little passes a contract, OUT stays as it was and this attempt's quarantine and summary are kept in OUT.failed/."""
     config = _config(max_context_tokens=max_tokens, seed=seed, splits=splits, min_accepted_share=min_accepted,
-                     max_html_chars=max_html_chars, html_rules=html_rules, tokenizer=tokenizer)
+                     max_html_chars=max_html_chars, html_rules=html_rules, tokenizer=tokenizer, persona=persona)
     _run_build(paths, out, "dataset", config, "building", policy=policy)
 
 
