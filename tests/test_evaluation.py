@@ -155,6 +155,25 @@ def test_scoring_path_on_known_completions(eval_world):
     for kind in {e["step_kind"] for e in examples}:
         idx = [i for i, e in enumerate(examples) if e["step_kind"] == kind]
         assert scored.metrics[f"exact_match/kind/{kind}"] == pytest.approx(sum(hits[i] for i in idx) / len(idx))
+    constant_hits = [g.type == "terminate" for g in truth]
+    assert scored.metrics["vs_constant/exact_match"] == pytest.approx((sum(hits) - sum(constant_hits)) / len(hits))
+
+
+def test_paired_difference_with_the_constant(eval_world):
+    """Gold copies beat the constant by exactly the non-terminate share, with an interval around
+    it; the constant against itself differs by zero with a zero-width interval."""
+    dataset, _ = eval_world
+    examples = load_rl_examples(dataset, "test")
+    copies = [json.dumps({"rationale": "I copy.", "action": Action(**e["gold_action"]).to_json_dict()}) for e in examples]
+    always = [constant_completion(Action(type="terminate"))] * len(examples)
+    scored = score_passes(examples, {"greedy": copies, "sampled": always}, constant_action=Action(type="terminate"),
+                          n_bootstrap=300)
+    share = sum(e["gold_action"]["type"] != "terminate" for e in examples) / len(examples)
+    m = scored.metrics
+    assert m["vs_constant/exact_match"] == pytest.approx(share)
+    assert m["vs_constant/exact_match_ci_low"] < share < m["vs_constant/exact_match_ci_high"]
+    assert m["sampled/vs_constant/exact_match"] == 0.0
+    assert m["sampled/vs_constant/exact_match_ci_low"] == m["sampled/vs_constant/exact_match_ci_high"] == 0.0
 
 
 def test_constant_policy_matches_the_ceilings(eval_world):
@@ -245,6 +264,9 @@ def test_cli(eval_world, tmp_path):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "constant policy" in result.output and "oracle ceiling" in result.output
-    assert json.loads((out / "metrics.json").read_text())["examples"] == 4
+    assert "greedy − constant:" in result.output and "paired by session" in result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["examples"] == 4 and "vs_constant/exact_match" in metrics
+    assert "## Against the constant policy" in (out / "report.md").read_text()
     bad = CliRunner().invoke(app, [*args[:5], "--set", "evaluate.temprature=1"])
     assert bad.exit_code == 2 and "temprature" in bad.output

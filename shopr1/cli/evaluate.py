@@ -72,6 +72,10 @@ def _print_table(summary) -> None:
         if key in metrics:
             table.add_row(label, pct(key), "", "", "", "1.00" if key == "ceiling/goal_blind" else "")
     console.print(table)
+    from shopr1.evaluation.evaluate import vs_constant_lines
+
+    for line in vs_constant_lines(metrics, summary.decodings):
+        console.print(line)
 
 
 def evaluate(

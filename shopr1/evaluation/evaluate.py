@@ -149,8 +149,32 @@ def _report_markdown(
             headroom_markdown(models, scored.headroom_baseline, ceilings["goal_blind"], ceilings.get("oracle")),
             "Share of headroom closed = (model − constant) / (goal-blind − constant).",
         ]
+    lines = vs_constant_lines(scored.metrics, scored.passes, {"sampled": f"sampled (T={settings.temperature:g})"})
+    if lines:
+        sections += ["## Against the constant policy (exact match, points)", "\n".join(f"- {line}" for line in lines)]
     sections.append("![confusion matrix of the headline decoding](confusion.png)")
     return "\n\n".join(sections) + "\n"
+
+
+def vs_constant_lines(metrics: Mapping[str, float], decodings: Sequence[str],
+                      labels: Mapping[str, str] | None = None) -> list[str]:
+    """One line per decoding: its exact match minus the constant policy's on the same steps
+    (sessions resampled once for both) and whether the two marginal 95% intervals are apart."""
+    lines = []
+    for i, name in enumerate(decodings):
+        prefix = "" if i == 0 else f"{name}/"
+        point = metrics.get(f"{prefix}vs_constant/exact_match")
+        if point is None:
+            continue
+        low, high = metrics.get(f"{prefix}vs_constant/exact_match_ci_low"), metrics.get(f"{prefix}vs_constant/exact_match_ci_high")
+        interval = f" [{100 * low:+.1f}, {100 * high:+.1f}]" if low is not None and high is not None else ""
+        model_low, constant_high = metrics.get(f"{prefix}exact_match_ci_low"), metrics.get("constant/exact_match_ci_high")
+        apart = ""
+        if model_low is not None and constant_high is not None:
+            apart = "; marginal intervals apart" if model_low > constant_high else "; marginal intervals overlap"
+        label = (labels or {}).get(name, name)
+        lines.append(f"{label} − constant: {100 * point:+.1f} points{interval}, paired by session{apart}")
+    return lines
 
 
 OUTPUT_FILES = {"report": "report.md", "confusion": "confusion.png", "metrics": "metrics.json",

@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from shopr1 import schema
 from shopr1.matching import DEFAULT_MATCHER, as_gold_action
-from shopr1.metrics import PREDICTED_LABELS, EvalResult, evaluate_predictions
+from shopr1.metrics import PREDICTED_LABELS, EvalResult, evaluate_predictions, paired_difference, session_counts
 from shopr1.schema import ACTION_TYPES, Action
 
 KIND_METRICS = ("exact_match", "type_accuracy")  # reported per step kind
@@ -28,8 +28,11 @@ def score(
     examples: Sequence[Mapping[str, Any]], completions: Sequence[str], *, n_bootstrap: int, seed: int
 ) -> EvalResult:
     """SPEC §3 metrics of `completions` (one per example), intervals resampled by session."""
-    records = ((e["session_id"], e["gold_action"], c) for e, c in zip(examples, completions, strict=True))
-    return evaluate_predictions(records, n_bootstrap=n_bootstrap, seed=seed)
+    return evaluate_predictions(_records(examples, completions), n_bootstrap=n_bootstrap, seed=seed)
+
+
+def _records(examples: Sequence[Mapping[str, Any]], completions: Sequence[str]) -> Iterator[tuple[str, Any, str]]:
+    return ((e["session_id"], e["gold_action"], c) for e, c in zip(examples, completions, strict=True))
 
 
 def score_by_kind(
@@ -112,6 +115,7 @@ class Scored:
     metrics: dict[str, float]
     constant_exact: float  # the constant policy scored on these examples
     headroom_baseline: float  # the constant exact match the headroom starts from
+    passes: tuple[str, ...] = ()  # the decoding passes' names, the headline (unprefixed metrics) first
 
 
 def score_passes(
@@ -130,7 +134,8 @@ def score_passes(
     `greedy` is also under its name (`sampled/exact_match`), so `exact_match` and
     `sampled/exact_match` exist whatever passes ran. Then `constant/exact_match`, the ceilings
     (`ceiling/oracle`, `ceiling/goal_blind`, `ceiling/constant`, `ceiling/<key>/kind/<kind>`)
-    and `headroom_closed` (with its `sampled/` twin).
+    and `headroom_closed` (with its `sampled/` twin), and `vs_constant/exact_match` (pass minus
+    constant on the same steps, `_ci_low`/`_ci_high` from one resampling of sessions for both).
     """
     bootstrap = {"n_bootstrap": n_bootstrap, "seed": seed}
     results: dict[str, EvalResult] = {}
@@ -150,6 +155,9 @@ def score_passes(
     by_kind["constant policy"] = score_by_kind(examples, constant_texts, **bootstrap)
     constant_exact = results["constant policy"].metrics["exact_match"]
     metrics["constant/exact_match"] = constant_exact
+    constant_interval = results["constant policy"].intervals.get("exact_match")
+    if constant_interval is not None and all(map(_finite, constant_interval)):
+        metrics["constant/exact_match_ci_low"], metrics["constant/exact_match_ci_high"] = constant_interval
     ceilings = ceilings or {}
     for key in ("oracle", "goal_blind"):
         if ceilings.get(key) is not None:
@@ -167,5 +175,15 @@ def score_passes(
         closed = headroom_closed(metrics[f"{prefix}exact_match"], baseline, ceilings.get("goal_blind"))
         if closed is not None:
             metrics[f"{prefix}headroom_closed"] = closed
+    # Each pass against the constant on the same steps, sessions resampled together.
+    _, constant_counts = session_counts(_records(examples, constant_texts))
+    for position, (name, texts) in enumerate(completions.items()):
+        _, counts = session_counts(_records(examples, texts))
+        point, low, high = paired_difference(counts, constant_counts, **bootstrap)
+        for prefix in ([""] if position == 0 else []) + ([f"{name}/"] if name != "greedy" else []):
+            metrics[f"{prefix}vs_constant/exact_match"] = point
+            if _finite(low) and _finite(high):
+                metrics[f"{prefix}vs_constant/exact_match_ci_low"] = low
+                metrics[f"{prefix}vs_constant/exact_match_ci_high"] = high
     return Scored(results=results, by_kind=by_kind, metrics=metrics, constant_exact=constant_exact,
-                  headroom_baseline=baseline)
+                  headroom_baseline=baseline, passes=tuple(completions))
