@@ -270,3 +270,18 @@ def test_cli(eval_world, tmp_path):
     assert "## Against the constant policy" in (out / "report.md").read_text()
     bad = CliRunner().invoke(app, [*args[:5], "--set", "evaluate.temprature=1"])
     assert bad.exit_code == 2 and "temprature" in bad.output
+
+
+def test_vs_constant_lines_say_which_side():
+    from shopr1.evaluation.evaluate import vs_constant_lines
+
+    base = {"constant/exact_match_ci_low": 0.24, "constant/exact_match_ci_high": 0.29,
+            "vs_constant/exact_match": 0.05, "vs_constant/exact_match_ci_low": 0.02, "vs_constant/exact_match_ci_high": 0.08}
+    above = vs_constant_lines({**base, "exact_match_ci_low": 0.30, "exact_match_ci_high": 0.35}, ["greedy"])
+    assert above == ["greedy − constant: +5.0 points [+2.0, +8.0], paired by session; "
+                     "above the constant with the marginal 95% intervals apart"]
+    below = vs_constant_lines({**base, "exact_match_ci_low": 0.09, "exact_match_ci_high": 0.12}, ["greedy"])
+    assert below[0].endswith("below the constant with the marginal 95% intervals apart")
+    overlap = vs_constant_lines({**base, "exact_match_ci_low": 0.28, "exact_match_ci_high": 0.33}, ["greedy"])
+    assert overlap[0].endswith("the marginal 95% intervals overlap")
+    assert vs_constant_lines({}, ["greedy"]) == []

@@ -168,10 +168,16 @@ def vs_constant_lines(metrics: Mapping[str, float], decodings: Sequence[str],
             continue
         low, high = metrics.get(f"{prefix}vs_constant/exact_match_ci_low"), metrics.get(f"{prefix}vs_constant/exact_match_ci_high")
         interval = f" [{100 * low:+.1f}, {100 * high:+.1f}]" if low is not None and high is not None else ""
-        model_low, constant_high = metrics.get(f"{prefix}exact_match_ci_low"), metrics.get("constant/exact_match_ci_high")
+        model_low, model_high = metrics.get(f"{prefix}exact_match_ci_low"), metrics.get(f"{prefix}exact_match_ci_high")
+        constant_low, constant_high = metrics.get("constant/exact_match_ci_low"), metrics.get("constant/exact_match_ci_high")
         apart = ""
-        if model_low is not None and constant_high is not None:
-            apart = "; marginal intervals apart" if model_low > constant_high else "; marginal intervals overlap"
+        if None not in (model_low, model_high, constant_low, constant_high):
+            if model_low > constant_high:
+                apart = "; above the constant with the marginal 95% intervals apart"
+            elif model_high < constant_low:
+                apart = "; below the constant with the marginal 95% intervals apart"
+            else:
+                apart = "; the marginal 95% intervals overlap"
         label = (labels or {}).get(name, name)
         lines.append(f"{label} − constant: {100 * point:+.1f} points{interval}, paired by session{apart}")
     return lines
