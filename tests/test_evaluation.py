@@ -285,3 +285,25 @@ def test_vs_constant_lines_say_which_side():
     overlap = vs_constant_lines({**base, "exact_match_ci_low": 0.28, "exact_match_ci_high": 0.33}, ["greedy"])
     assert overlap[0].endswith("the marginal 95% intervals overlap")
     assert vs_constant_lines({}, ["greedy"]) == []
+
+
+def test_copy_query_benchmark(eval_world):
+    """benchmarks/bench_copy_query.py: retyping the search box scores through the evaluation's
+    exact match, only where a box with a query is on the current page."""
+    import runpy
+
+    bench = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "bench_copy_query.py"))
+    dataset, _ = eval_world
+    examples = load_rl_examples(dataset, "test")
+    result = bench["measure"](dataset, "test")
+    typed = [e for e in examples if e["gold_action"]["type"] == "type_and_submit"]
+    assert result["typed_steps"] == len(typed) and result["steps"] == len(examples)
+    expected = sum(
+        exact_match(Action(type="type_and_submit", name="search_input", text=q), Action(**e["gold_action"]))
+        for e in typed if (q := bench["box_query"](e["prompt"]))
+    )
+    assert sum(k["copy_exact"] for k in result["by_kind"].values()) == expected
+    assert all(k["copy_exact"] <= k["box_shown"] <= k["typed_steps"] for k in result["by_kind"].values())
+    page = [{"role": "user", "content": 'Page 1:\n<input name="search_input" value="old">\nPage 2:\n'
+             '<input name="search_input" value="red mug">'}]
+    assert bench["box_query"](page) == "red mug" and bench["box_query"]([{"role": "user", "content": "Page 1: none"}]) == ""
