@@ -129,6 +129,23 @@ def session_counts(
     return list(session_index), counts
 
 
+def _session_weights(n_sessions: int, n_bootstrap: int, seed: int, chunk: int = 100) -> Iterable[np.ndarray]:
+    """Bootstrap draws of sessions as multiplicities [≤ chunk, n_sessions], `chunk` draws at a time
+    (so 1,000 draws over 100k sessions never sit in memory at once)."""
+    rng = np.random.default_rng(seed)
+    for start in range(0, n_bootstrap, chunk):
+        size = min(chunk, n_bootstrap - start)
+        yield rng.multinomial(n_sessions, np.full(n_sessions, 1.0 / n_sessions), size=size)
+
+
+def _percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The central `confidence` interval of bootstrap draws, NaNs left out (NaN, NaN if none)."""
+    values = values[~np.isnan(values)]
+    tail = (1.0 - confidence) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail]) if values.size else (np.nan, np.nan)
+    return float(low), float(high)
+
+
 def bootstrap_intervals(
     counts: np.ndarray,
     n_bootstrap: int = 1000,
@@ -137,22 +154,11 @@ def bootstrap_intervals(
     chunk: int = 100,
 ) -> dict[str, tuple[float, float]]:
     """Percentile intervals of every metric, resampling sessions (rows of `counts`)."""
-    n_sessions = counts.shape[0]
-    rng = np.random.default_rng(seed)
     draws: dict[str, list[np.ndarray]] = {}
-    for start in range(0, n_bootstrap, chunk):
-        size = min(chunk, n_bootstrap - start)
-        weights = rng.multinomial(n_sessions, np.full(n_sessions, 1.0 / n_sessions), size=size)
+    for weights in _session_weights(counts.shape[0], n_bootstrap, seed, chunk):
         for name, values in _metrics_from_counts(weights @ counts).items():
             draws.setdefault(name, []).append(values)
-    tail = (1.0 - confidence) / 2 * 100
-    intervals = {}
-    for name, parts in draws.items():
-        values = np.concatenate(parts)
-        values = values[~np.isnan(values)]
-        low, high = np.percentile(values, [tail, 100 - tail]) if values.size else (np.nan, np.nan)
-        intervals[name] = (float(low), float(high))
-    return intervals
+    return {name: _percentile_interval(np.concatenate(parts), confidence) for name, parts in draws.items()}
 
 
 def paired_difference(
@@ -175,18 +181,13 @@ def paired_difference(
     """
     if counts_a.shape[0] != counts_b.shape[0]:
         raise ValueError("paired_difference needs the same sessions on both sides")
-    exact_a = counts_a[:, _N_CELLS : _N_CELLS + _K].sum(1)
-    exact_b = counts_b[:, _N_CELLS : _N_CELLS + _K].sum(1)
+    gained = counts_a[:, _N_CELLS : _N_CELLS + _K].sum(1) - counts_b[:, _N_CELLS : _N_CELLS + _K].sum(1)
     steps = counts_a[:, :_N_CELLS].sum(1)
-    point = float((exact_a.sum() - exact_b.sum()) / steps.sum())
+    point = float(gained.sum() / steps.sum())
     if n_bootstrap <= 0:
         return point, math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    weights = rng.multinomial(len(steps), np.full(len(steps), 1.0 / len(steps)), size=n_bootstrap)
-    draws = (weights @ (exact_a - exact_b)) / (weights @ steps)
-    tail = (1.0 - confidence) / 2 * 100
-    low, high = np.percentile(draws, [tail, 100 - tail])
-    return point, float(low), float(high)
+    draws = [(w @ gained) / (w @ steps) for w in _session_weights(len(steps), n_bootstrap, seed)]
+    return (point, *_percentile_interval(np.concatenate(draws), confidence))
 
 
 def evaluate_predictions(
@@ -212,6 +213,22 @@ def evaluate_predictions(
     (0.5, 0.5)
     """
     ids, counts = session_counts(records, matcher, semantic)
+    return evaluate_counts(ids, counts, matcher=matcher, semantic=semantic, n_bootstrap=n_bootstrap,
+                           seed=seed, confidence=confidence)
+
+
+def evaluate_counts(
+    ids: list[str],
+    counts: np.ndarray,
+    *,
+    matcher: Matcher = DEFAULT_MATCHER,
+    semantic: Matcher | None = None,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> EvalResult:
+    """`evaluate_predictions` from `session_counts` already taken (the judges only name the
+    judgements), for callers that keep the counts for another use, such as `paired_difference`."""
     if not ids:
         raise ValueError("no predictions to evaluate")
     totals = counts.sum(0)

@@ -41,6 +41,7 @@ def _settings(recipe: str | None, sets: list[str], max_examples: int | None, tem
 def _print_table(summary) -> None:
     from rich.table import Table
 
+    from shopr1.evaluation.evaluate import vs_constant_lines
     from shopr1.evaluation.scoring import headroom_closed
 
     metrics = summary.metrics
@@ -72,8 +73,6 @@ def _print_table(summary) -> None:
         if key in metrics:
             table.add_row(label, pct(key), "", "", "", "1.00" if key == "ceiling/goal_blind" else "")
     console.print(table)
-    from shopr1.evaluation.evaluate import vs_constant_lines
-
     for line in vs_constant_lines(metrics, summary.decodings):
         console.print(line)
 

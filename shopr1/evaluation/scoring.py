@@ -1,9 +1,10 @@
 """Scoring completions into the flat metrics of an evaluation (SPEC §3), overall and per step kind.
 
 One path scores every policy: model completions, the constant policy's fixed answer and any fake
-completions in tests all go through `score`, which is `shopr1.metrics.evaluate_predictions` (the
-matching the rewards use). Flat metric names are API (MLflow charts): `exact_match`,
-`exact_match_ci_low`, `exact_match/click`, `exact_match/kind/<kind>`, ...; a metric undefined on
+completions in tests all go through `score`, which is `shopr1.metrics.evaluate_predictions` in its
+two halves, `session_counts` and `evaluate_counts` (the matching the rewards use), so the counts
+also serve the paired comparison with the constant. Flat metric names are API (MLflow charts):
+`exact_match`, `exact_match_ci_low`, `exact_match/click`, `exact_match/kind/<kind>`, ...; a metric undefined on
 the evaluated steps (no gold click steps, say) is left out rather than written as NaN.
 """
 
@@ -12,13 +13,15 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from shopr1 import schema
 from shopr1.matching import DEFAULT_MATCHER, as_gold_action
-from shopr1.metrics import PREDICTED_LABELS, EvalResult, evaluate_predictions, paired_difference, session_counts
+from shopr1.metrics import PREDICTED_LABELS, EvalResult, evaluate_counts, paired_difference, session_counts
 from shopr1.schema import ACTION_TYPES, Action
 
 KIND_METRICS = ("exact_match", "type_accuracy")  # reported per step kind
@@ -28,11 +31,16 @@ def score(
     examples: Sequence[Mapping[str, Any]], completions: Sequence[str], *, n_bootstrap: int, seed: int
 ) -> EvalResult:
     """SPEC §3 metrics of `completions` (one per example), intervals resampled by session."""
-    return evaluate_predictions(_records(examples, completions), n_bootstrap=n_bootstrap, seed=seed)
+    return _score_and_counts(examples, completions, n_bootstrap=n_bootstrap, seed=seed)[0]
 
 
-def _records(examples: Sequence[Mapping[str, Any]], completions: Sequence[str]) -> Iterator[tuple[str, Any, str]]:
-    return ((e["session_id"], e["gold_action"], c) for e, c in zip(examples, completions, strict=True))
+def _score_and_counts(
+    examples: Sequence[Mapping[str, Any]], completions: Sequence[str], *, n_bootstrap: int, seed: int
+) -> tuple[EvalResult, np.ndarray]:
+    """`score`, and the per-session counts it came from (for `paired_difference`)."""
+    records = ((e["session_id"], e["gold_action"], c) for e, c in zip(examples, completions, strict=True))
+    ids, counts = session_counts(records)
+    return evaluate_counts(ids, counts, n_bootstrap=n_bootstrap, seed=seed), counts
 
 
 def score_by_kind(
@@ -142,16 +150,17 @@ def score_passes(
     by_kind: dict[str, dict[str, EvalResult]] = {}
     metrics: dict[str, float] = {}
     prefixes: list[str] = []
+    counts: dict[str, np.ndarray] = {}
     for position, (name, texts) in enumerate(completions.items()):
         label = (labels or {}).get(name, name)
-        results[label] = score(examples, texts, **bootstrap)
+        results[label], counts[name] = _score_and_counts(examples, texts, **bootstrap)
         by_kind[label] = score_by_kind(examples, texts, **bootstrap)
         flat = flat_metrics(results[label], by_kind[label])
         for prefix in ([""] if position == 0 else []) + ([f"{name}/"] if name != "greedy" else []):
             metrics.update({prefix + key: value for key, value in flat.items()})
             prefixes.append(prefix)
     constant_texts = [constant_completion(constant_action)] * len(examples)
-    results["constant policy"] = score(examples, constant_texts, **bootstrap)
+    results["constant policy"], constant_counts = _score_and_counts(examples, constant_texts, **bootstrap)
     by_kind["constant policy"] = score_by_kind(examples, constant_texts, **bootstrap)
     constant_exact = results["constant policy"].metrics["exact_match"]
     metrics["constant/exact_match"] = constant_exact
@@ -176,10 +185,8 @@ def score_passes(
         if closed is not None:
             metrics[f"{prefix}headroom_closed"] = closed
     # Each pass against the constant on the same steps, sessions resampled together.
-    _, constant_counts = session_counts(_records(examples, constant_texts))
-    for position, (name, texts) in enumerate(completions.items()):
-        _, counts = session_counts(_records(examples, texts))
-        point, low, high = paired_difference(counts, constant_counts, **bootstrap)
+    for position, name in enumerate(completions):
+        point, low, high = paired_difference(counts[name], constant_counts, **bootstrap)
         for prefix in ([""] if position == 0 else []) + ([f"{name}/"] if name != "greedy" else []):
             metrics[f"{prefix}vs_constant/exact_match"] = point
             if _finite(low) and _finite(high):
