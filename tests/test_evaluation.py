@@ -307,3 +307,55 @@ def test_copy_query_benchmark(eval_world):
     page = [{"role": "user", "content": 'Page 1:\n<input name="search_input" value="old">\nPage 2:\n'
              '<input name="search_input" value="red mug">'}]
     assert bench["box_query"](page) == "red mug" and bench["box_query"]([{"role": "user", "content": "Page 1: none"}]) == ""
+
+
+def _completion(action: dict, rationale: str = "I decide.") -> str:
+    return json.dumps({"rationale": rationale, "action": action})
+
+
+def test_consensus_keeps_the_action_most_samples_agree_with():
+    """Minimum-Bayes-risk under exact match: whole actions are counted, so a query's mass split
+    over different texts loses to a repeated `terminate`; near-identical texts (ROUGE-L ≥ 0.75)
+    agree with each other; unparseable samples are never kept unless nothing parses."""
+    from shopr1.evaluation.consensus import consensus, consensus_index
+
+    def query(text):
+        return _completion({"type": "type_and_submit", "name": "search_input", "text": text})
+
+    terminate = _completion({"type": "terminate"}, "Nothing here fits, so I leave.")
+    click = _completion({"type": "click", "name": "product.buy_now"})
+    # 3 queries (the most common type) but 3 different ones; 2 terminates: terminate wins.
+    split = [query("red running shoes"), terminate, query("blue yoga mat"), query("steel water bottle"), terminate]
+    assert consensus_index(split) == 1
+    # Paraphrases that the metric counts as the same answer pool their votes (ROUGE-L 0.8).
+    pooled = [terminate, query("red running shoes size 9"), terminate, query("red running shoes size 10"),
+              query("red running shoes size 9")]
+    assert exact_match(parse_prediction(pooled[1]).prediction.action, parse_prediction(pooled[3]).prediction.action)
+    assert consensus_index(pooled) == 1
+    assert consensus_index(["{not json", click, "", click, terminate]) == 1
+    assert consensus_index(["{not json", "also not"]) == 0
+    assert consensus([[terminate], ["x", click]]) == [terminate, click]
+    with pytest.raises(ValueError):
+        consensus_index([])
+
+
+def test_vote_pass_reports_the_consensus_of_its_own_samples(eval_world, model_and_prompts, tmp_path):
+    """`evaluate.vote_samples`: a third pass, named `vote/…` in the metrics, whose prediction for
+    each example is the consensus of exactly the samples drawn at `vote_temperature` (seed + 1)."""
+    from shopr1.evaluation.consensus import consensus
+
+    dataset, checkpoint = eval_world
+    model, tokenizer, prompts = model_and_prompts
+    settings = EvalSettings(max_new_tokens=MAX_NEW, max_examples=4, greedy=False, n_bootstrap=50,
+                            vote_samples=3, vote_temperature=1.3)
+    summary = evaluate_checkpoint(checkpoint, dataset, split="test", settings=settings, out_dir=tmp_path / "out")
+    assert summary.decodings == ["sampled", "vote"]
+    assert {"vote/exact_match", "vote/vs_constant/exact_match", "vote/type_macro_f1"} <= set(summary.metrics)
+    repeated = [p for p in prompts[:4] for _ in range(3)]
+    samples = generate(model, tokenizer, repeated, max_new_tokens=MAX_NEW, batch_tokens=settings.batch_tokens,
+                       temperature=1.3, seed=settings.seed + 1).texts
+    expected = consensus([samples[3 * k:3 * k + 3] for k in range(4)])
+    voted = [r["completion"] for r in _predictions(summary) if r["decoding"] == "vote"]
+    assert voted == expected
+    report = summary.files["report"].read_text()
+    assert "consensus of 3 samples (T=1.3)" in report and "agrees with most of them" in report

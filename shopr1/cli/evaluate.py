@@ -93,12 +93,13 @@ def evaluate(
     from shopr1.cli.options import SettingsError
     from shopr1.evaluation import CheckpointError, evaluate_checkpoint
     from shopr1.evaluation.data import DatasetError, count_rl_examples
+    from shopr1.evaluation.evaluate import passes_per_example
     from shopr1.recipes import RecipeError
 
     out = out or model.with_name(f"{model.name}.eval-{split}")
     try:
         settings = _settings(recipe, sets, max_examples, temperature)
-        total = count_rl_examples(data, split, settings.max_examples) * (2 if settings.greedy else 1)
+        total = count_rl_examples(data, split, settings.max_examples) * passes_per_example(settings)
         with progress_bar(f"evaluating {split}", total) as advance:
             summary = evaluate_checkpoint(model, data, split=split, settings=settings, out_dir=out, progress=advance)
     except (CheckpointError, DatasetError, RecipeError, SettingsError, ValueError) as exc:

@@ -15,7 +15,8 @@ import typer
 
 from shopr1.cli.ui import console, fail
 
-HEADLINE = ("exact_match", "type_accuracy", "type_macro_f1", "parse_failure_rate", "sampled/exact_match")
+HEADLINE = ("exact_match", "type_accuracy", "type_macro_f1", "parse_failure_rate", "sampled/exact_match",
+            "vote/exact_match", "vote/vs_constant/exact_match")
 CEILINGS = ("ceiling/oracle", "ceiling/goal_blind", "ceiling/constant")
 FLOW_FILE = Path(__file__).resolve().parents[2] / "flows" / "retrain.py"
 

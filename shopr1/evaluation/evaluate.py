@@ -129,8 +129,10 @@ def _report_markdown(
         f"{first.n} examples from {first.n_sessions} sessions"
         + (f"; {skipped} skipped because their prompt leaves fewer than {settings.max_new_tokens} "
            "positions for the answer (lower `data.max_context_tokens` or `evaluate.max_new_tokens`)" if skipped else "")
-        + f". Decoding: greedy and sampled at temperature {settings.temperature:g} (no top-k/top-p), at "
-        f"most {settings.max_new_tokens} new tokens; {tokens_per_second:,.1f} generated tokens/s. "
+        + f". Decoding: greedy and sampled at temperature {settings.temperature:g} (no top-k/top-p)"
+        + (f", and consensus: of {settings.vote_samples} samples at temperature {settings.vote_temperature:g}, "
+           "the one whose action agrees with most of them under exact match" if settings.vote_samples else "")
+        + f"; at most {settings.max_new_tokens} new tokens; {tokens_per_second:,.1f} generated tokens/s. "
         f"Constant policy: `{json.dumps(constant_action.to_json_dict())}`, {constant_source}.",
         "## Action prediction (%)",
         table2_markdown(scored.results, exact_only=exact_only),
@@ -149,11 +151,17 @@ def _report_markdown(
             headroom_markdown(models, scored.headroom_baseline, ceilings["goal_blind"], ceilings.get("oracle")),
             "Share of headroom closed = (model − constant) / (goal-blind − constant).",
         ]
-    lines = vs_constant_lines(scored.metrics, scored.passes, {"sampled": f"sampled (T={settings.temperature:g})"})
+    lines = vs_constant_lines(scored.metrics, scored.passes, pass_labels(settings))
     if lines:
         sections += ["## Against the constant policy (exact match, points)", "\n".join(f"- {line}" for line in lines)]
     sections.append("![confusion matrix of the headline decoding](confusion.png)")
     return "\n\n".join(sections) + "\n"
+
+
+def pass_labels(settings: EvalSettings) -> dict[str, str]:
+    """How reports name each decoding pass."""
+    return {"sampled": f"sampled (T={settings.temperature:g})",
+            "vote": f"consensus of {settings.vote_samples} samples (T={settings.vote_temperature:g})"}
 
 
 def vs_constant_lines(metrics: Mapping[str, float], decodings: Sequence[str],
@@ -181,6 +189,38 @@ def vs_constant_lines(metrics: Mapping[str, float], decodings: Sequence[str],
         label = (labels or {}).get(name, name)
         lines.append(f"{label} − constant: {100 * point:+.1f} points{interval}, paired by session{apart}")
     return lines
+
+
+def _vote_pass(model, tokenizer, prompts: Sequence[list[int]], settings: EvalSettings,
+               progress: Callable[[int], None] | None):
+    """The consensus pass: `vote_samples` completions per prompt at `vote_temperature`, and of
+    each prompt's samples the one whose action agrees with most of them (`consensus`). Its
+    tokens and seconds count every sample generated."""
+    from shopr1.evaluation.consensus import consensus
+    from shopr1.evaluation.generate import Generation, generate
+
+    n = settings.vote_samples
+    repeated = [p for p in prompts for _ in range(n)]
+    done = 0
+
+    def per_prompt(rows: int) -> None:  # the bar counts prompts, as the other passes do
+        nonlocal done
+        before, done = done // n, done + rows
+        if progress is not None and done // n > before:
+            progress(done // n - before)
+
+    samples = generate(
+        model, tokenizer, repeated, max_new_tokens=settings.max_new_tokens, batch_tokens=settings.batch_tokens,
+        temperature=settings.vote_temperature, seed=settings.seed + 1, progress=per_prompt,
+    )
+    groups = [samples.texts[k * n:(k + 1) * n] for k in range(len(prompts))]
+    tokens = [sum(samples.new_tokens[k * n:(k + 1) * n]) for k in range(len(prompts))]
+    return Generation(texts=consensus(groups), new_tokens=tokens, seconds=samples.seconds)
+
+
+def passes_per_example(settings: EvalSettings) -> int:
+    """How many decoding passes `evaluate_checkpoint` reports progress for, per example."""
+    return (2 if settings.greedy else 1) + (1 if settings.vote_samples else 0)
 
 
 OUTPUT_FILES = {"report": "report.md", "confusion": "confusion.png", "metrics": "metrics.json",
@@ -225,7 +265,7 @@ def evaluate_checkpoint(
     """Generate, score and report a checkpoint on one split (SPEC §3); see the module docstring.
 
     `progress(n)` is called as examples finish, once per decoding pass: the total is
-    `count_rl_examples(dataset_dir, split, settings.max_examples)` × (2 if greedy else 1).
+    `count_rl_examples(dataset_dir, split, settings.max_examples)` × `passes_per_example(settings)`.
     """
     from shopr1.evaluation.generate import generate
     from shopr1.modeling.load import context_length
@@ -250,7 +290,7 @@ def evaluate_checkpoint(
         log.warning("%d of %d examples skipped: prompt leaves under %d positions for the answer",
                     len(skipped), len(rows), settings.max_new_tokens)
         if progress is not None:
-            progress(len(skipped) * len(decodings))
+            progress(len(skipped) * passes_per_example(settings))
     examples = [rows[i] for i in keep]
     passes = {
         name: generate(
@@ -259,6 +299,8 @@ def evaluate_checkpoint(
         )
         for name, temperature in decodings.items()
     }
+    if settings.vote_samples:
+        passes["vote"] = _vote_pass(model, tokenizer, [prompts[i] for i in keep], settings, progress)
     generated = sum(sum(g.new_tokens) for g in passes.values())
     generation_seconds = sum(g.seconds for g in passes.values())
     tokens_per_second = generated / generation_seconds if generation_seconds > 0 else 0.0
@@ -272,7 +314,7 @@ def evaluate_checkpoint(
         source = "the best single action on these examples"
     scored = score_passes(
         examples, {name: g.texts for name, g in passes.items()}, constant_action=constant_action,
-        ceilings=ceilings, labels={"sampled": f"sampled (T={settings.temperature:g})"},
+        ceilings=ceilings, labels=pass_labels(settings),
         n_bootstrap=settings.n_bootstrap, seed=settings.seed,
     )
     metrics = dict(scored.metrics)

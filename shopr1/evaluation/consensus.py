@@ -1,0 +1,59 @@
+"""Consensus ("vote") decoding: of several sampled completions, keep the one whose action agrees
+with the most of the others under the evaluation's own exact match.
+
+This is minimum-Bayes-risk decoding with exact match as the utility: sample N completions from
+the model (its belief about what this shopper does next), and answer with the sampled action a
+that maximises Σ_j EM(a, a_j) — the model's own estimate of a's expected exact match. It is the
+decision rule of the oracle and goal-blind ceilings (the action with the highest expected exact
+match under a distribution), applied to the model's distribution instead of the shopper's.
+
+Why it matters: greedy decoding picks the likeliest *token* at each position, not the likeliest
+*action*. On a results page where the model gives `terminate` 0.35 and "search again" 0.40 spread
+over ten different queries, greedy starts writing a query (one that is rarely right) while the
+likeliest single action is to leave. Consensus counts whole actions, so the mass of a query is
+split over its paraphrases exactly as the metric splits it.
+
+The kept completion is one of the samples, verbatim (its rationale goes with its action).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from shopr1.matching import DEFAULT_MATCHER, Matcher
+from shopr1.schema import Action, parse_prediction
+
+
+def consensus_index(texts: Sequence[str], matcher: Matcher = DEFAULT_MATCHER) -> int:
+    """Index of the completion whose action has the highest agreement Σ_j EM(a_i, a_j) with
+    the parsed actions of all of `texts` (itself included). Unparseable completions agree with
+    nothing and are never chosen unless every one is unparseable (then index 0). Ties go to the
+    earliest sample.
+
+    >>> term = '{"rationale": "I leave.", "action": {"type": "terminate"}}'
+    >>> q = lambda t: '{"rationale": "I search.", "action": {"type": "type_and_submit", "name": "search_input", "text": "%s"}}' % t
+    >>> consensus_index([q("red shoes"), term, q("blue mug"), term, q("green tent")])
+    1
+    >>> consensus_index(["not json", q("red shoes"), q("red shoes"), term])
+    1
+    """
+    if not texts:
+        raise ValueError("consensus_index needs at least one completion")
+    actions: list[Action | None] = []
+    for text in texts:
+        parsed = parse_prediction(text)
+        actions.append(parsed.prediction.action if parsed.prediction is not None else None)
+    best, best_score = 0, -1
+    for i, candidate in enumerate(actions):
+        if candidate is None:
+            continue
+        # Each other sample plays the gold; EM is symmetric for names, ROUGE-L F1 for text.
+        agreement = sum(1 for other in actions if other is not None and matcher.exact_match(candidate, other))
+        if agreement > best_score:
+            best, best_score = i, agreement
+    return best
+
+
+def consensus(groups: Sequence[Sequence[str]], matcher: Matcher = DEFAULT_MATCHER) -> list[str]:
+    """The consensus completion of each group of samples."""
+    return [group[consensus_index(group, matcher)] for group in groups]
