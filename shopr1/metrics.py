@@ -84,7 +84,8 @@ def _metrics_from_counts(counts: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def _prediction(completion: Any) -> Action | None:
+def predicted_action(completion: Any) -> Action | None:
+    """The action of a completion as the metrics read it; None when it does not parse."""
     parsed = parse_prediction(completion)
     return parsed.prediction.action if parsed.prediction is not None else None
 
@@ -98,7 +99,7 @@ def session_counts(
     [S, 18] with a `semantic` judgement, whose exact matches per gold type come last."""
     judges = [matcher] if semantic is None else [matcher, semantic]
     steps: Iterable[tuple[str, Action, Action | None]] = (
-        (session_id, as_gold_action(gold), _prediction(completion))
+        (session_id, as_gold_action(gold), predicted_action(completion))
         for session_id, gold, completion in records
     )
     if any(judge.prefetches for judge in judges):

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shopr1.matching import DEFAULT_MATCHER, Matcher
-from shopr1.schema import Action, parse_prediction
+from shopr1.metrics import predicted_action
 
 
 def consensus_index(texts: Sequence[str], matcher: Matcher = DEFAULT_MATCHER) -> int:
@@ -39,10 +39,7 @@ def consensus_index(texts: Sequence[str], matcher: Matcher = DEFAULT_MATCHER) ->
     """
     if not texts:
         raise ValueError("consensus_index needs at least one completion")
-    actions: list[Action | None] = []
-    for text in texts:
-        parsed = parse_prediction(text)
-        actions.append(parsed.prediction.action if parsed.prediction is not None else None)
+    actions = [predicted_action(text) for text in texts]  # parsed as the metric parses them
     best, best_score = 0, -1
     for i, candidate in enumerate(actions):
         if candidate is None:
