@@ -217,6 +217,24 @@ def test_batched_generation_equals_unbatched(model_and_prompts):
     assert batched.new_tokens == [g.new_tokens[0] for g in alone]
 
 
+def test_samples_share_their_prompts_prefill(model_and_prompts):
+    """`samples_per_prompt`: the prompt's KV cache is computed once and copied; near-zero
+    temperature makes every copy the greedy completion, which holds only if the shared cache and
+    the positions of left-padded rows are right (prompts of different lengths in one batch)."""
+    model, tokenizer, prompts = model_and_prompts
+    by_length = sorted(prompts, key=len)
+    few = [by_length[0], by_length[-1], by_length[len(by_length) // 2]]
+    greedy = generate(model, tokenizer, few, max_new_tokens=MAX_NEW, batch_tokens=10**6)
+    cold = generate(model, tokenizer, few, max_new_tokens=MAX_NEW, batch_tokens=10**6, temperature=1e-6,
+                    samples_per_prompt=4)
+    assert cold.texts == [t for t in greedy.texts for _ in range(4)]
+    hot = generate(model, tokenizer, few, max_new_tokens=MAX_NEW, batch_tokens=10**6, temperature=1.5,
+                   samples_per_prompt=4)
+    assert len(hot.texts) == 12 and len(set(hot.texts[:4])) > 1  # the copies are sampled apart
+    with pytest.raises(ValueError, match="samples_per_prompt"):
+        generate(model, tokenizer, few, max_new_tokens=MAX_NEW, batch_tokens=10**6, samples_per_prompt=2)
+
+
 def test_long_prompts_are_skipped_and_counted(eval_world, model_and_prompts, tmp_path):
     dataset, checkpoint = eval_world
     _, _, prompts = model_and_prompts
@@ -343,6 +361,7 @@ def test_vote_pass_reports_the_consensus_of_its_own_samples(eval_world, model_an
     """`evaluate.vote_samples`: a third pass, named `vote/…` in the metrics, whose prediction for
     each example is the consensus of exactly the samples drawn at `vote_temperature` (seed + 1)."""
     from shopr1.evaluation.consensus import consensus
+    from shopr1.metrics import predicted_action
 
     dataset, checkpoint = eval_world
     model, tokenizer, prompts = model_and_prompts
@@ -351,11 +370,16 @@ def test_vote_pass_reports_the_consensus_of_its_own_samples(eval_world, model_an
     summary = evaluate_checkpoint(checkpoint, dataset, split="test", settings=settings, out_dir=tmp_path / "out")
     assert summary.decodings == ["sampled", "vote"]
     assert {"vote/exact_match", "vote/vs_constant/exact_match", "vote/type_macro_f1"} <= set(summary.metrics)
-    repeated = [p for p in prompts[:4] for _ in range(3)]
-    samples = generate(model, tokenizer, repeated, max_new_tokens=MAX_NEW, batch_tokens=settings.batch_tokens,
-                       temperature=1.3, seed=settings.seed + 1).texts
+    samples = generate(model, tokenizer, prompts[:4], max_new_tokens=MAX_NEW, batch_tokens=settings.batch_tokens,
+                       temperature=1.3, seed=settings.seed + 1, samples_per_prompt=3).texts
     expected = consensus([samples[3 * k:3 * k + 3] for k in range(4)])
-    voted = [r["completion"] for r in _predictions(summary) if r["decoding"] == "vote"]
-    assert voted == expected
+    rows = [r for r in _predictions(summary) if r["decoding"] == "vote"]
+    assert [r["completion"] for r in rows] == expected
+    # The samples behind each choice are kept (parsed as the metric parses them), so other
+    # decision rules can be replayed offline (benchmarks/vote_rules.py).
+    for k, row in enumerate(rows):
+        parsed = [predicted_action(t) for t in samples[3 * k:3 * k + 3]]
+        assert row["sample_actions"] == [a.to_json_dict() if a else None for a in parsed]
+    assert all("sample_actions" not in r for r in _predictions(summary) if r["decoding"] != "vote")
     report = summary.files["report"].read_text()
     assert "consensus of 3 samples (T=1.3)" in report and "agrees with most of them" in report

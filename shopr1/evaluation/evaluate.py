@@ -81,10 +81,14 @@ def _write_predictions(
     path: Path, examples: Sequence[Mapping[str, Any]], passes: Mapping[str, Any]
 ) -> None:
     from shopr1.matching import DEFAULT_MATCHER, as_gold_action
+    from shopr1.metrics import predicted_action
 
     with open(path, "w", encoding="utf-8") as fh:
         for decoding, generation in passes.items():
-            for example, text, tokens in zip(examples, generation.texts, generation.new_tokens, strict=True):
+            groups = generation.samples or [None] * len(examples)
+            for example, text, tokens, group in zip(
+                examples, generation.texts, generation.new_tokens, groups, strict=True
+            ):
                 parsed = parse_prediction(text)
                 action = parsed.prediction.action if parsed.prediction is not None else None
                 gold = as_gold_action(example["gold_action"])
@@ -100,6 +104,10 @@ def _write_predictions(
                     "exact": DEFAULT_MATCHER.exact_match(action, gold),
                     "new_tokens": tokens,
                 }
+                if group is not None:  # what the consensus chose from: other decision rules replay offline
+                    row["sample_actions"] = [
+                        a.to_json_dict() if (a := predicted_action(t)) is not None else None for t in group
+                    ]
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
@@ -200,7 +208,6 @@ def _vote_pass(model, tokenizer, prompts: Sequence[list[int]], settings: EvalSet
     from shopr1.evaluation.generate import Generation, generate
 
     n = settings.vote_samples
-    repeated = [p for p in prompts for _ in range(n)]
     done = 0
 
     def per_prompt(rows: int) -> None:  # the bar counts prompts, as the other passes do
@@ -210,12 +217,12 @@ def _vote_pass(model, tokenizer, prompts: Sequence[list[int]], settings: EvalSet
             progress(done // n - before)
 
     samples = generate(
-        model, tokenizer, repeated, max_new_tokens=settings.max_new_tokens, batch_tokens=settings.batch_tokens,
-        temperature=settings.vote_temperature, seed=settings.seed + 1, progress=per_prompt,
+        model, tokenizer, prompts, max_new_tokens=settings.max_new_tokens, batch_tokens=settings.batch_tokens,
+        temperature=settings.vote_temperature, seed=settings.seed + 1, progress=per_prompt, samples_per_prompt=n,
     )
     groups = [samples.texts[k * n:(k + 1) * n] for k in range(len(prompts))]
     tokens = [sum(samples.new_tokens[k * n:(k + 1) * n]) for k in range(len(prompts))]
-    return Generation(texts=consensus(groups), new_tokens=tokens, seconds=samples.seconds)
+    return Generation(texts=consensus(groups), new_tokens=tokens, seconds=samples.seconds, samples=groups)
 
 
 def passes_per_example(settings: EvalSettings) -> int:

@@ -25,6 +25,7 @@ class Generation:
     texts: list[str]
     new_tokens: list[int]  # generated tokens per row up to and including the end-of-turn token
     seconds: float
+    samples: list[list[str]] | None = None  # consensus pass: each row's samples, the text among them
 
     @property
     def tokens_per_second(self) -> float:
@@ -67,9 +68,14 @@ def generate(
     temperature: float | None = None,
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
+    samples_per_prompt: int = 1,
 ) -> Generation:
     """Complete every prompt (token ids); `temperature=None` decodes greedily.
 
+    With `samples_per_prompt` n > 1, each prompt is completed n times (rows i·n … i·n + n − 1 of
+    the result are prompt i's) and its prefill runs once: the prompt's KV cache is computed for
+    one row and copied to n (at ~1.4k prompt tokens and ~40 new ones the prefill is most of the
+    cost, so this is several times cheaper than repeating the prompt n times).
     `progress(n)` is called after each batch with the number of rows it finished.
     """
     import torch
@@ -88,12 +94,16 @@ def generate(
         **({"temperature": temperature, "top_k": 0, "top_p": 1.0} if sampling else {}),
     )
     device = next(model.parameters()).device
-    texts: list[str] = [""] * len(prompts)
-    new_tokens = [0] * len(prompts)
+    copies = samples_per_prompt
+    if copies < 1 or (copies > 1 and not sampling):
+        raise ValueError(f"samples_per_prompt={copies}: needs ≥ 1, and sampling (a temperature) when > 1")
+    texts: list[str] = [""] * (len(prompts) * copies)
+    new_tokens = [0] * (len(prompts) * copies)
     if sampling:
         torch.manual_seed(seed)
     start = time.perf_counter()
-    for batch in plan_batches([len(p) for p in prompts], max_new_tokens, batch_tokens):
+    # A prompt's n copies share one batch, so the budget per prompt is n rows' worth.
+    for batch in plan_batches([len(p) for p in prompts], max_new_tokens, max(1, batch_tokens // copies)):
         width = max(len(prompts[i]) for i in batch)
         ids = torch.full((len(batch), width), pad, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -101,18 +111,37 @@ def generate(
             n = len(prompts[i])
             ids[row, width - n :] = torch.tensor(prompts[i], dtype=torch.long)
             mask[row, width - n :] = 1
+        ids, mask = ids.to(device), mask.to(device)
         with torch.inference_mode():
+            cache = _shared_prefill(model, ids, mask, copies) if copies > 1 else None
+            if cache is not None:
+                ids, mask = ids.repeat_interleave(copies, 0), mask.repeat_interleave(copies, 0)
             out = model.generate(
-                input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config
+                input_ids=ids, attention_mask=mask, cache=cache, generation_config=config
             )
         generated = out[:, width:].tolist()
-        for row, i in enumerate(batch):
+        rows = [i * copies + k for i in batch for k in range(copies)]
+        for row, i in enumerate(rows):
             tokens = generated[row]
             end = next((k for k, t in enumerate(tokens) if t in eos), None)
             kept = tokens if end is None else tokens[:end]
             new_tokens[i] = len(tokens) if end is None else end + 1
             texts[i] = tokenizer.decode(kept, skip_special_tokens=True)
-        log.debug("batch of %d rows × %d prompt tokens done", len(batch), width)
+        log.debug("batch of %d rows × %d prompt tokens done", len(rows), width)
         if progress is not None:
-            progress(len(batch))
+            progress(len(rows))
     return Generation(texts=texts, new_tokens=new_tokens, seconds=time.perf_counter() - start)
+
+
+def _shared_prefill(model, ids, mask, copies: int):
+    """The KV cache of every prompt token but the last, computed once per row and repeated
+    `copies` times; `generate` then feeds the last token itself and samples each copy apart.
+    Positions follow the attention mask, as `generate` numbers left-padded rows."""
+    if ids.shape[1] < 2:
+        return None
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    out = model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
+                use_cache=True, logits_to_keep=1)
+    cache = out.past_key_values
+    cache.batch_repeat_interleave(copies)
+    return cache
