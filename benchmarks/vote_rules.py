@@ -18,28 +18,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shopr1.evaluation.scoring import constant_completion  # noqa: E402
-from shopr1.matching import DEFAULT_MATCHER, as_gold_action  # noqa: E402
-from shopr1.metrics import evaluate_counts, paired_difference, session_counts  # noqa: E402
+from shopr1.evaluation.consensus import agreements  # noqa: E402
+from shopr1.evaluation.scoring import constant_completion, score_and_counts, score_by_kind  # noqa: E402
+from shopr1.matching import as_gold_action  # noqa: E402
+from shopr1.metrics import paired_difference  # noqa: E402
 from shopr1.schema import Action  # noqa: E402
 
 TERMINATE = Action(type="terminate")
 
 
 def choose(samples: Sequence[Action | None], terminate_weight: float = 1.0) -> Action | None:
-    """The sampled action with the most agreement Σ_j EM(a, a_j), terminate's counted × weight;
-    ties to the earliest (weight 1 is `shopr1.evaluation.consensus`'s rule)."""
+    """The sampled action with the most agreement (`consensus.agreements`), terminate's counted
+    × weight; ties to the earliest (weight 1 is `consensus_index`'s rule)."""
     best, best_score = None, -1.0
-    for candidate in samples:
-        if candidate is None:
+    for candidate, agree in zip(samples, agreements(samples)):
+        if agree is None:
             continue
-        agree = sum(1 for other in samples if other is not None and DEFAULT_MATCHER.exact_match(candidate, other))
         score = agree * (terminate_weight if candidate.type == "terminate" else 1.0)
         if score > best_score:
             best, best_score = candidate, score
@@ -58,19 +57,14 @@ def load(path: Path) -> list[dict]:
 
 
 def score(rows: list[dict], chosen: list[Action | None], constant_counts) -> dict:
-    records = [(r["session_id"], r["gold_action"], constant_completion(a) if a is not None else "") for r, a in zip(rows, chosen)]
-    ids, counts = session_counts(records)
-    result = evaluate_counts(ids, counts, n_bootstrap=1000, seed=0)
-    diff = paired_difference(counts, constant_counts, n_bootstrap=1000, seed=0)
-    kinds: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for r, a in zip(rows, chosen):
-        cell = kinds[r["step_kind"]]
-        cell[0] += DEFAULT_MATCHER.exact_match(a, r["gold_action"])
-        cell[1] += 1
+    completions = [constant_completion(a) if a is not None else "" for a in chosen]
+    result, counts = score_and_counts(rows, completions, n_bootstrap=1000, seed=0)
+    by_kind = score_by_kind(rows, completions, n_bootstrap=0, seed=0)
     return {
-        "exact": result.metrics["exact_match"], "ci": result.intervals["exact_match"], "diff": diff,
+        "exact": result.metrics["exact_match"], "ci": result.intervals["exact_match"],
+        "diff": paired_difference(counts, constant_counts, n_bootstrap=1000, seed=0),
         "terminate_share": sum(a is not None and a.type == "terminate" for a in chosen) / len(chosen),
-        "kinds": {k: v[0] / v[1] for k, v in sorted(kinds.items())},
+        "kinds": {kind: r.metrics["exact_match"] for kind, r in by_kind.items()},
     }
 
 
@@ -85,11 +79,9 @@ def main() -> None:
     for path in args.predictions:
         rows = load(path)
         n = min(len(r["samples"]) for r in rows)
-        constant = [(r["session_id"], r["gold_action"], constant_completion(TERMINATE)) for r in rows]
-        ids, constant_counts = session_counts(constant)
-        base = evaluate_counts(ids, constant_counts, n_bootstrap=1000, seed=0)
+        base, constant_counts = score_and_counts(rows, [constant_completion(TERMINATE)] * len(rows), n_bootstrap=1000, seed=0)
         gold_term = sum(r["gold_action"].type == "terminate" for r in rows) / len(rows)
-        print(f"\n## {path}: {len(rows)} steps, {len(ids)} sessions, {n} samples each; "
+        print(f"\n## {path}: {len(rows)} steps, {base.n_sessions} sessions, {n} samples each; "
               f"constant (terminate) {100 * base.metrics['exact_match']:.1f} "
               f"[{100 * base.intervals['exact_match'][0]:.1f}, {100 * base.intervals['exact_match'][1]:.1f}], "
               f"gold terminate share {100 * gold_term:.1f}%\n")

@@ -22,6 +22,22 @@ from collections.abc import Sequence
 
 from shopr1.matching import DEFAULT_MATCHER, Matcher
 from shopr1.metrics import predicted_action
+from shopr1.schema import Action
+
+
+def agreements(actions: Sequence[Action | None], matcher: Matcher = DEFAULT_MATCHER) -> list[int | None]:
+    """Each parsed action's agreement Σ_j EM(a_i, a_j) with all of `actions` (itself included);
+    None for an unparseable one, which agrees with nothing.
+
+    >>> agreements([Action(type="terminate"), None, Action(type="terminate")])
+    [2, None, 2]
+    """
+    # Each other sample plays the gold; EM is symmetric for names, ROUGE-L F1 for text.
+    return [
+        None if candidate is None
+        else sum(1 for other in actions if other is not None and matcher.exact_match(candidate, other))
+        for candidate in actions
+    ]
 
 
 def consensus_index(texts: Sequence[str], matcher: Matcher = DEFAULT_MATCHER) -> int:
@@ -39,15 +55,11 @@ def consensus_index(texts: Sequence[str], matcher: Matcher = DEFAULT_MATCHER) ->
     """
     if not texts:
         raise ValueError("consensus_index needs at least one completion")
-    actions = [predicted_action(text) for text in texts]  # parsed as the metric parses them
+    scores = agreements([predicted_action(text) for text in texts], matcher)  # parsed as the metric parses them
     best, best_score = 0, -1
-    for i, candidate in enumerate(actions):
-        if candidate is None:
-            continue
-        # Each other sample plays the gold; EM is symmetric for names, ROUGE-L F1 for text.
-        agreement = sum(1 for other in actions if other is not None and matcher.exact_match(candidate, other))
-        if agreement > best_score:
-            best, best_score = i, agreement
+    for i, score in enumerate(scores):
+        if score is not None and score > best_score:
+            best, best_score = i, score
     return best
 
 

@@ -31,10 +31,10 @@ def score(
     examples: Sequence[Mapping[str, Any]], completions: Sequence[str], *, n_bootstrap: int, seed: int
 ) -> EvalResult:
     """SPEC §3 metrics of `completions` (one per example), intervals resampled by session."""
-    return _score_and_counts(examples, completions, n_bootstrap=n_bootstrap, seed=seed)[0]
+    return score_and_counts(examples, completions, n_bootstrap=n_bootstrap, seed=seed)[0]
 
 
-def _score_and_counts(
+def score_and_counts(
     examples: Sequence[Mapping[str, Any]], completions: Sequence[str], *, n_bootstrap: int, seed: int
 ) -> tuple[EvalResult, np.ndarray]:
     """`score`, and the per-session counts it came from (for `paired_difference`)."""
@@ -153,14 +153,14 @@ def score_passes(
     counts: dict[str, np.ndarray] = {}
     for position, (name, texts) in enumerate(completions.items()):
         label = (labels or {}).get(name, name)
-        results[label], counts[name] = _score_and_counts(examples, texts, **bootstrap)
+        results[label], counts[name] = score_and_counts(examples, texts, **bootstrap)
         by_kind[label] = score_by_kind(examples, texts, **bootstrap)
         flat = flat_metrics(results[label], by_kind[label])
         for prefix in ([""] if position == 0 else []) + ([f"{name}/"] if name != "greedy" else []):
             metrics.update({prefix + key: value for key, value in flat.items()})
             prefixes.append(prefix)
     constant_texts = [constant_completion(constant_action)] * len(examples)
-    results["constant policy"], constant_counts = _score_and_counts(examples, constant_texts, **bootstrap)
+    results["constant policy"], constant_counts = score_and_counts(examples, constant_texts, **bootstrap)
     by_kind["constant policy"] = score_by_kind(examples, constant_texts, **bootstrap)
     constant_exact = results["constant policy"].metrics["exact_match"]
     metrics["constant/exact_match"] = constant_exact
