@@ -113,8 +113,9 @@ def generate(
             mask[row, width - n :] = 1
         ids, mask = ids.to(device), mask.to(device)
         with torch.inference_mode():
-            cache = _shared_prefill(model, ids, mask, copies) if copies > 1 else None
-            if cache is not None:
+            cache = None
+            if copies > 1:  # without a shared cache (a one-token prompt) the copies prefill apart
+                cache = _shared_prefill(model, ids, mask, copies)
                 ids, mask = ids.repeat_interleave(copies, 0), mask.repeat_interleave(copies, 0)
             out = model.generate(
                 input_ids=ids, attention_mask=mask, cache=cache, generation_config=config
