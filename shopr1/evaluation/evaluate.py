@@ -111,6 +111,17 @@ def _write_predictions(
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
+def _headroom_basis_note(baseline: float, scored_constant: float) -> str:
+    """Why the constant of the headroom table can differ from the constant scored above."""
+    if abs(baseline - scored_constant) < 5e-5:
+        return ""
+    return (
+        f" The constant ({100 * baseline:.2f}) and the ceilings here are the build's expectations"
+        " over every step of the split under the shoppers' own action probabilities, one basis for"
+        f" all three; the constant scored on the evaluated steps above is {100 * scored_constant:.2f}."
+    )
+
+
 def _report_markdown(
     *,
     checkpoint: Path,
@@ -157,7 +168,8 @@ def _report_markdown(
         sections += [
             "## Against the ceilings",
             headroom_markdown(models, scored.headroom_baseline, ceilings["goal_blind"], ceilings.get("oracle")),
-            "Share of headroom closed = (model − constant) / (goal-blind − constant).",
+            "Share of headroom closed = (model − constant) / (goal-blind − constant)."
+            + _headroom_basis_note(scored.headroom_baseline, scored.constant_exact),
         ]
     lines = vs_constant_lines(scored.metrics, scored.passes, pass_labels(settings))
     if lines:
