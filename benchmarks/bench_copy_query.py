@@ -8,6 +8,11 @@ that only copies what is on screen already gets many typed steps right; the figu
 exact match a model leaves on the table when it writes memorised queries instead.
 
     python benchmarks/bench_copy_query.py runs/quickstart/dataset --split test
+
+With `--predictions runs/qp/eval/predictions.jsonl` (an evaluation of the same split) it also
+says how often the model's own queries copy the box: of every typed query the model wrote (each
+consensus sample of the `vote` rows, else the pass's action), the share that is an exact match
+for the box's query, and the share that is an exact match for the gold on typed gold steps.
 """
 
 from __future__ import annotations
@@ -60,18 +65,53 @@ def measure(dataset: Path, split: str) -> dict:
     }
 
 
+def model_queries(predictions: Path, dataset: Path, split: str) -> dict:
+    """Per decoding of an evaluation's predictions.jsonl: the typed queries the model wrote on
+    pages with a search box, how many retype the box (exact match), how many match the gold."""
+    examples = {(e["session_id"], e["step_index"]): e for e in load_rl_examples(dataset, split)}
+    out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    with open(predictions, encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            example = examples.get((row["session_id"], row["step_index"]))
+            query = box_query(example["prompt"]) if example is not None else ""
+            if not query:
+                continue
+            actions = row.get("sample_actions") or [row["action"]]
+            typed = [Action(**a) for a in actions if a and a["type"] == "type_and_submit"]
+            box = Action(type="type_and_submit", name="search_input", text=query)
+            gold = Action(**row["gold"])
+            cell = out[row["decoding"]]
+            cell["steps_with_box"] += 1
+            cell["outputs"] += len(actions)
+            cell["typed_outputs"] += len(typed)
+            cell["typed_copying_box"] += sum(DEFAULT_MATCHER.exact_match(a, box) for a in typed)
+            if gold.type == "type_and_submit":
+                cell["typed_outputs_on_typed_gold"] += len(typed)
+                cell["typed_exact_on_typed_gold"] += sum(DEFAULT_MATCHER.exact_match(a, gold) for a in typed)
+    return {decoding: dict(cell) for decoding, cell in out.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", type=Path, help="dataset folder a data build wrote")
     parser.add_argument("--split", default="test")
+    parser.add_argument("--predictions", type=Path, help="an evaluation's predictions.jsonl of this split: "
+                        "how often the model's own typed queries copy the box")
     args = parser.parse_args(argv)
     result = measure(args.dataset, args.split)
+    if args.predictions is not None:
+        result["model_queries"] = model_queries(args.predictions, args.dataset, args.split)
     print(json.dumps(result, indent=1))
     share = result["copy_exact_share_of_typed"]
     if share is not None:
         print(f"copying the search box: exact on {100 * share:.1f}% of {result['typed_steps']:,} typed steps "
               f"= {result['copy_exact_points_of_all_steps']:.1f} points of exact match over all "
               f"{result['steps']:,} steps ({result['judgement']})", file=sys.stderr)
+    for decoding, cell in result.get("model_queries", {}).items():
+        typed = cell.get("typed_outputs", 0)
+        print(f"{decoding}: {typed:,} typed queries written on pages with a search box, "
+              f"{cell.get('typed_copying_box', 0):,} retype the box", file=sys.stderr)
     return 0
 
 

@@ -126,6 +126,12 @@ def test_ceilings_are_shown(evaluated, eval_world):
         baseline = ceilings["constant"]["exact"]
         expected = (evaluated.metrics["exact_match"] - baseline) / (ceilings["goal_blind"] - baseline)
         assert evaluated.metrics["headroom_closed"] == pytest.approx(expected)
+        # The table's constant row is that expectation; where it differs from the constant
+        # scored on the evaluated steps, the report says which is which.
+        assert f"| constant policy | {100 * baseline:.2f} | 0.00 |" in report
+        scored = evaluated.metrics["constant/exact_match"]
+        if f"{100 * baseline:.2f}" != f"{100 * scored:.2f}":
+            assert f"the constant scored on the evaluated steps above is {100 * scored:.2f}" in report
 
 
 def test_scoring_path_on_known_completions(eval_world):
@@ -383,3 +389,72 @@ def test_vote_pass_reports_the_consensus_of_its_own_samples(eval_world, model_an
     assert all("sample_actions" not in r for r in _predictions(summary) if r["decoding"] != "vote")
     report = summary.files["report"].read_text()
     assert "consensus of 3 samples (T=1.3)" in report and "agrees with most of them" in report
+
+
+def test_headroom_note_names_both_constants_only_when_they_differ():
+    from shopr1.evaluation.evaluate import _headroom_basis_note
+
+    assert _headroom_basis_note(0.2745, 0.27450001) == ""
+    note = _headroom_basis_note(0.2745, 0.2695)
+    assert "(27.45)" in note and "evaluated steps above is 26.95" in note
+
+
+def test_copy_query_benchmark_counts_the_models_own_queries(eval_world, tmp_path):
+    """bench_copy_query.py --predictions: of the typed queries a pass wrote on a page with a search
+    box, the ones that retype the box and the ones that match a typed gold."""
+    import runpy
+
+    bench = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "bench_copy_query.py"))
+    dataset, _ = eval_world
+    boxed = [e for e in load_rl_examples(dataset, "test") if bench["box_query"](e["prompt"])]
+    assert boxed
+    rows = []
+    for e in boxed:
+        copy = {"type": "type_and_submit", "name": "search_input", "text": bench["box_query"](e["prompt"])}
+        rows.append({"decoding": "vote", "session_id": e["session_id"], "step_index": e["step_index"],
+                     "gold": e["gold_action"], "action": copy,
+                     "sample_actions": [copy, {"type": "terminate"}, None]})
+    path = tmp_path / "predictions.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cell = bench["model_queries"](path, dataset, "test")["vote"]
+    typed_gold = [e for e in boxed if e["gold_action"]["type"] == "type_and_submit"]
+    assert cell["steps_with_box"] == len(boxed) and cell["outputs"] == 3 * len(boxed)
+    assert cell["typed_outputs"] == cell["typed_copying_box"] == len(boxed)
+    assert cell.get("typed_outputs_on_typed_gold", 0) == len(typed_gold)
+    expected = sum(exact_match(Action(type="type_and_submit", name="search_input", text=bench["box_query"](e["prompt"])),
+                               Action(**e["gold_action"])) for e in typed_gold)
+    assert cell.get("typed_exact_on_typed_gold", 0) == expected
+
+
+def test_compare_evals_pairs_two_evaluations_by_session(eval_world, tmp_path):
+    """benchmarks/compare_evals.py: A − B over the same steps, A the gold and B always leaving."""
+    import runpy
+
+    from shopr1.schema import Prediction
+
+    bench = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "compare_evals.py"))
+    dataset, _ = eval_world
+    examples = load_rl_examples(dataset, "test")
+
+    def write(name, completion_of):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps({
+            "decoding": "vote", "session_id": e["session_id"], "step_index": e["step_index"],
+            "gold": e["gold_action"], "completion": completion_of(e)}) + "\n" for e in examples))
+        return path
+
+    gold = write("gold", lambda e: Prediction(rationale="I do it.", action=Action(**e["gold_action"])).to_json())
+    leave = write("leave", lambda e: constant_completion(Action(type="terminate")))
+    result = bench["compare"](gold, leave, "vote", "vote", n_bootstrap=200)
+    share_terminate = sum(e["gold_action"]["type"] == "terminate" for e in examples) / len(examples)
+    assert result["a"]["exact"] == pytest.approx(1.0)
+    assert result["b"]["exact"] == pytest.approx(share_terminate)
+    point, (low, high) = result["a_minus_b"]["point"], result["a_minus_b"]["ci"]
+    assert point == pytest.approx(1.0 - share_terminate) and low <= point <= high
+    assert result["steps"] == len(examples)
+    with pytest.raises(SystemExit, match="no rows with decoding 'greedy'"):
+        bench["compare"](gold, leave, "greedy", "greedy")
+    half = tmp_path / "half.jsonl"
+    half.write_text("".join(gold.read_text().splitlines(keepends=True)[: len(examples) // 2]))
+    with pytest.raises(SystemExit, match="different steps"):
+        bench["compare"](gold, half, "vote", "vote")
