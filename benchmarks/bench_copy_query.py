@@ -11,8 +11,8 @@ exact match a model leaves on the table when it writes memorised queries instead
 
 With `--predictions runs/qp/eval/predictions.jsonl` (an evaluation of the same split) it also
 says how often the model's own queries copy the box: of every typed query the model wrote (each
-consensus sample of the `vote` rows, else the pass's action), the share that is an exact match
-for the box's query, and the share that is an exact match for the gold on typed gold steps.
+consensus sample of the `vote` rows, else the pass's action), how many are an exact match for the
+box's query, and how many are an exact match for the gold on typed gold steps.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from shopr1.evaluation.data import load_rl_examples
-from shopr1.matching import DEFAULT_MATCHER
+from shopr1.matching import DEFAULT_MATCHER, as_gold_action
 from shopr1.schema import Action
 
 _BOX = re.compile(r'<input name="search_input" value="([^"]*)"')
@@ -70,17 +70,21 @@ def model_queries(predictions: Path, dataset: Path, split: str) -> dict:
     pages with a search box, how many retype the box (exact match), how many match the gold."""
     examples = {(e["session_id"], e["step_index"]): e for e in load_rl_examples(dataset, split)}
     out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    unknown = 0
     with open(predictions, encoding="utf-8") as fh:
         for line in fh:
             row = json.loads(line)
             example = examples.get((row["session_id"], row["step_index"]))
-            query = box_query(example["prompt"]) if example is not None else ""
+            if example is None:
+                unknown += 1
+                continue
+            query = box_query(example["prompt"])
             if not query:
                 continue
             actions = row.get("sample_actions") or [row["action"]]
             typed = [Action(**a) for a in actions if a and a["type"] == "type_and_submit"]
             box = Action(type="type_and_submit", name="search_input", text=query)
-            gold = Action(**row["gold"])
+            gold = as_gold_action(row["gold"])
             cell = out[row["decoding"]]
             cell["steps_with_box"] += 1
             cell["outputs"] += len(actions)
@@ -89,6 +93,9 @@ def model_queries(predictions: Path, dataset: Path, split: str) -> dict:
             if gold.type == "type_and_submit":
                 cell["typed_outputs_on_typed_gold"] += len(typed)
                 cell["typed_exact_on_typed_gold"] += sum(DEFAULT_MATCHER.exact_match(a, gold) for a in typed)
+    if unknown:
+        raise SystemExit(f"{predictions}: {unknown} rows name steps that the {split} split of {dataset} does not "
+                         "hold; pass the dataset and --split the evaluation ran on")
     return {decoding: dict(cell) for decoding, cell in out.items()}
 
 

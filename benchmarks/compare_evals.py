@@ -16,8 +16,11 @@ import json
 import sys
 from pathlib import Path
 
-from shopr1.evaluation.scoring import score_and_counts
-from shopr1.metrics import paired_difference
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from shopr1.evaluation.scoring import score_and_counts  # noqa: E402
+from shopr1.matching import as_gold_action  # noqa: E402
+from shopr1.metrics import paired_difference  # noqa: E402
 
 
 def load_pass(path: Path, decoding: str) -> dict[tuple[str, int], dict]:
@@ -40,6 +43,10 @@ def compare(a: Path, b: Path, decoding_a: str, decoding_b: str, *, n_bootstrap: 
         raise SystemExit(f"{a} and {b} hold different steps ({len(rows_a)} vs {len(rows_b)}, "
                          f"{len(rows_a.keys() ^ rows_b.keys())} unshared): evaluate both on the same dataset and split")
     keys = sorted(rows_a)
+    differing = [k for k in keys if as_gold_action(rows_a[k]["gold"]) != as_gold_action(rows_b[k]["gold"])]
+    if differing:
+        raise SystemExit(f"{a} and {b} disagree on the gold action of {len(differing)} steps (first: session "
+                         f"{differing[0][0]}, step {differing[0][1]}): they come from different datasets")
     examples = [{"session_id": k[0], "gold_action": rows_a[k]["gold"]} for k in keys]
     result = {}
     counts = []

@@ -409,25 +409,33 @@ def test_copy_query_benchmark_counts_the_models_own_queries(eval_world, tmp_path
     boxed = [e for e in load_rl_examples(dataset, "test") if bench["box_query"](e["prompt"])]
     assert boxed
     rows = []
+    elsewhere = {"type": "type_and_submit", "name": "search_input", "text": "zzz qqq xxyy"}
     for e in boxed:
         copy = {"type": "type_and_submit", "name": "search_input", "text": bench["box_query"](e["prompt"])}
         rows.append({"decoding": "vote", "session_id": e["session_id"], "step_index": e["step_index"],
                      "gold": e["gold_action"], "action": copy,
-                     "sample_actions": [copy, {"type": "terminate"}, None]})
+                     "sample_actions": [copy, {"type": "terminate"}, None, elsewhere]})
     path = tmp_path / "predictions.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     cell = bench["model_queries"](path, dataset, "test")["vote"]
     typed_gold = [e for e in boxed if e["gold_action"]["type"] == "type_and_submit"]
-    assert cell["steps_with_box"] == len(boxed) and cell["outputs"] == 3 * len(boxed)
-    assert cell["typed_outputs"] == cell["typed_copying_box"] == len(boxed)
-    assert cell.get("typed_outputs_on_typed_gold", 0) == len(typed_gold)
+    assert typed_gold
+    assert cell["steps_with_box"] == len(boxed) and cell["outputs"] == 4 * len(boxed)
+    assert cell["typed_outputs"] == 2 * len(boxed) and cell["typed_copying_box"] == len(boxed)
+    assert cell["typed_outputs_on_typed_gold"] == 2 * len(typed_gold)
     expected = sum(exact_match(Action(type="type_and_submit", name="search_input", text=bench["box_query"](e["prompt"])),
                                Action(**e["gold_action"])) for e in typed_gold)
     assert cell.get("typed_exact_on_typed_gold", 0) == expected
+    stray = tmp_path / "stray.jsonl"
+    stray.write_text(path.read_text() + json.dumps({**rows[0], "session_id": "not-in-this-split"}) + "\n")
+    with pytest.raises(SystemExit, match="1 rows name steps"):
+        bench["model_queries"](stray, dataset, "test")
 
 
 def test_compare_evals_pairs_two_evaluations_by_session(eval_world, tmp_path):
-    """benchmarks/compare_evals.py: A − B over the same steps, A the gold and B always leaving."""
+    """benchmarks/compare_evals.py: A − B over the same steps, whatever order the files hold them
+    in; A the gold everywhere, B the gold on every other step and leaving elsewhere."""
+    import random
     import runpy
 
     from shopr1.schema import Prediction
@@ -435,26 +443,35 @@ def test_compare_evals_pairs_two_evaluations_by_session(eval_world, tmp_path):
     bench = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "compare_evals.py"))
     dataset, _ = eval_world
     examples = load_rl_examples(dataset, "test")
+    right = lambda e: Prediction(rationale="I do it.", action=Action(**e["gold_action"])).to_json()  # noqa: E731
+    leave = constant_completion(Action(type="terminate"))
 
-    def write(name, completion_of):
+    def write(name, completion_of, rows=examples, gold_of=lambda e: e["gold_action"]):
         path = tmp_path / f"{name}.jsonl"
         path.write_text("".join(json.dumps({
             "decoding": "vote", "session_id": e["session_id"], "step_index": e["step_index"],
-            "gold": e["gold_action"], "completion": completion_of(e)}) + "\n" for e in examples))
+            "gold": gold_of(e), "completion": completion_of(i, e)}) + "\n" for i, e in rows))
         return path
 
-    gold = write("gold", lambda e: Prediction(rationale="I do it.", action=Action(**e["gold_action"])).to_json())
-    leave = write("leave", lambda e: constant_completion(Action(type="terminate")))
-    result = bench["compare"](gold, leave, "vote", "vote", n_bootstrap=200)
-    share_terminate = sum(e["gold_action"]["type"] == "terminate" for e in examples) / len(examples)
+    indexed = list(enumerate(examples))
+    a = write("a", lambda i, e: right(e), indexed)
+    shuffled = indexed[:]
+    random.Random(0).shuffle(shuffled)
+    b = write("b", lambda i, e: right(e) if i % 2 == 0 else leave, shuffled)
+    b_exact = sum(1 if i % 2 == 0 else e["gold_action"]["type"] == "terminate" for i, e in indexed) / len(examples)
+    assert b_exact < 1.0
+    result = bench["compare"](a, b, "vote", "vote", n_bootstrap=200)
     assert result["a"]["exact"] == pytest.approx(1.0)
-    assert result["b"]["exact"] == pytest.approx(share_terminate)
+    assert result["b"]["exact"] == pytest.approx(b_exact)
     point, (low, high) = result["a_minus_b"]["point"], result["a_minus_b"]["ci"]
-    assert point == pytest.approx(1.0 - share_terminate) and low <= point <= high
+    assert point == pytest.approx(1.0 - b_exact) and low <= point <= high and low > 0
     assert result["steps"] == len(examples)
     with pytest.raises(SystemExit, match="no rows with decoding 'greedy'"):
-        bench["compare"](gold, leave, "greedy", "greedy")
-    half = tmp_path / "half.jsonl"
-    half.write_text("".join(gold.read_text().splitlines(keepends=True)[: len(examples) // 2]))
+        bench["compare"](a, b, "greedy", "greedy")
+    half = write("half", lambda i, e: right(e), indexed[: len(examples) // 2])
     with pytest.raises(SystemExit, match="different steps"):
-        bench["compare"](gold, half, "vote", "vote")
+        bench["compare"](a, half, "vote", "vote")
+    other_gold = write("other", lambda i, e: leave, indexed, gold_of=lambda e: {"type": "terminate"})
+    if any(e["gold_action"]["type"] != "terminate" for e in examples):
+        with pytest.raises(SystemExit, match="disagree on the gold action"):
+            bench["compare"](a, other_gold, "vote", "vote")

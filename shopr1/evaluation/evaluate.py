@@ -113,7 +113,7 @@ def _write_predictions(
 
 def _headroom_basis_note(baseline: float, scored_constant: float) -> str:
     """Why the constant of the headroom table can differ from the constant scored above."""
-    if abs(baseline - scored_constant) < 5e-5:
+    if f"{100 * baseline:.2f}" == f"{100 * scored_constant:.2f}":  # equal as the tables show them
         return ""
     return (
         f" The constant ({100 * baseline:.2f}) and the ceilings here are the build's expectations"
