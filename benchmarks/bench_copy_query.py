@@ -25,6 +25,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from shopr1.evaluation.data import load_rl_examples
+from shopr1.evaluation.evaluate import read_predictions
 from shopr1.matching import DEFAULT_MATCHER, as_gold_action
 from shopr1.schema import Action
 
@@ -71,28 +72,26 @@ def model_queries(predictions: Path, dataset: Path, split: str) -> dict:
     examples = {(e["session_id"], e["step_index"]): e for e in load_rl_examples(dataset, split)}
     out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     unknown = 0
-    with open(predictions, encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            example = examples.get((row["session_id"], row["step_index"]))
-            if example is None:
-                unknown += 1
-                continue
-            query = box_query(example["prompt"])
-            if not query:
-                continue
-            actions = row.get("sample_actions") or [row["action"]]
-            typed = [Action(**a) for a in actions if a and a["type"] == "type_and_submit"]
-            box = Action(type="type_and_submit", name="search_input", text=query)
-            gold = as_gold_action(row["gold"])
-            cell = out[row["decoding"]]
-            cell["steps_with_box"] += 1
-            cell["outputs"] += len(actions)
-            cell["typed_outputs"] += len(typed)
-            cell["typed_copying_box"] += sum(DEFAULT_MATCHER.exact_match(a, box) for a in typed)
-            if gold.type == "type_and_submit":
-                cell["typed_outputs_on_typed_gold"] += len(typed)
-                cell["typed_exact_on_typed_gold"] += sum(DEFAULT_MATCHER.exact_match(a, gold) for a in typed)
+    for row in read_predictions(predictions):
+        example = examples.get((row["session_id"], row["step_index"]))
+        if example is None:
+            unknown += 1
+            continue
+        query = box_query(example["prompt"])
+        if not query:
+            continue
+        actions = row.get("sample_actions") or [row["action"]]
+        typed = [Action(**a) for a in actions if a and a["type"] == "type_and_submit"]
+        box = Action(type="type_and_submit", name="search_input", text=query)
+        gold = as_gold_action(row["gold"])
+        cell = out[row["decoding"]]
+        cell["steps_with_box"] += 1
+        cell["outputs"] += len(actions)
+        cell["typed_outputs"] += len(typed)
+        cell["typed_copying_box"] += sum(DEFAULT_MATCHER.exact_match(a, box) for a in typed)
+        if gold.type == "type_and_submit":
+            cell["typed_outputs_on_typed_gold"] += len(typed)
+            cell["typed_exact_on_typed_gold"] += sum(DEFAULT_MATCHER.exact_match(a, gold) for a in typed)
     if unknown:
         raise SystemExit(f"{predictions}: {unknown} rows name steps that the {split} split of {dataset} does not "
                          "hold; pass the dataset and --split the evaluation ran on")

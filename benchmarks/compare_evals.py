@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from shopr1.evaluation.evaluate import read_predictions  # noqa: E402
 from shopr1.evaluation.scoring import score_and_counts  # noqa: E402
 from shopr1.matching import as_gold_action  # noqa: E402
 from shopr1.metrics import paired_difference  # noqa: E402
@@ -25,12 +26,7 @@ from shopr1.metrics import paired_difference  # noqa: E402
 
 def load_pass(path: Path, decoding: str) -> dict[tuple[str, int], dict]:
     """The rows of one decoding, keyed by (session, step)."""
-    rows = {}
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            if row["decoding"] == decoding:
-                rows[(row["session_id"], row["step_index"])] = row
+    rows = {(row["session_id"], row["step_index"]): row for row in read_predictions(path, decoding)}
     if not rows:
         raise SystemExit(f"{path}: no rows with decoding {decoding!r}; pick one the evaluation ran "
                          "(greedy, sampled, vote)")

@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from shopr1.evaluation.consensus import agreements  # noqa: E402
+from shopr1.evaluation.evaluate import read_predictions  # noqa: E402
 from shopr1.evaluation.scoring import constant_completion, score_and_counts, score_by_kind  # noqa: E402
 from shopr1.matching import as_gold_action  # noqa: E402
 from shopr1.metrics import paired_difference  # noqa: E402
@@ -46,8 +47,7 @@ def choose(samples: Sequence[Action | None], terminate_weight: float = 1.0) -> A
 
 
 def load(path: Path) -> list[dict]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows = [r for r in rows if r.get("decoding") == "vote" and "sample_actions" in r]
+    rows = [r for r in read_predictions(path, "vote") if "sample_actions" in r]
     if not rows:
         raise SystemExit(f"{path}: no consensus rows with sample_actions; evaluate with --set evaluate.vote_samples=N")
     for r in rows:

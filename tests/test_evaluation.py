@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from shopr1.evaluation import CheckpointError, EvalSettings, evaluate_checkpoint
 from shopr1.evaluation.data import DatasetError, load_rl_examples, split_ceilings
+from shopr1.evaluation.evaluate import read_predictions
 from shopr1.evaluation.generate import generate, plan_batches
 from shopr1.evaluation.scoring import constant_completion, score_passes
 from shopr1.matching import exact_match
@@ -87,10 +88,12 @@ def test_outputs_exist_and_agree_with_predictions(evaluated, eval_world):
     gold_rows = pl.read_parquet(dataset / "rl" / "test" / "*.parquet").to_dicts()
     gold = {(r["session_id"], r["step_index"]): json.loads(r["gold_action"]) for r in gold_rows}
     rows = _predictions(evaluated)
+    assert read_predictions(evaluated.files["predictions"]) == rows
     assert evaluated.decodings == ["greedy", "sampled"]
     for decoding, prefix in (("greedy", ""), ("sampled", "sampled/")):
         mine = [r for r in rows if r["decoding"] == decoding]
         assert len(mine) == evaluated.examples == len(gold_rows) - evaluated.skipped_too_long
+        assert read_predictions(evaluated.files["predictions"], decoding) == mine  # the benchmarks' reader
         hits = types = unparsed = 0
         for row in mine:
             parsed = parse_prediction(row["completion"])

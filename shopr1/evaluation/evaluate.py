@@ -111,6 +111,14 @@ def _write_predictions(
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
+def read_predictions(path: Path, decoding: str | None = None) -> list[dict[str, Any]]:
+    """The rows `_write_predictions` wrote to `path` (predictions.jsonl), only `decoding`'s if given
+    (greedy, sampled, vote), in file order."""
+    with open(path, encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    return rows if decoding is None else [row for row in rows if row["decoding"] == decoding]
+
+
 def _headroom_basis_note(baseline: float, scored_constant: float) -> str:
     """Why the constant of the headroom table can differ from the constant scored above."""
     if f"{100 * baseline:.2f}" == f"{100 * scored_constant:.2f}":  # equal as the tables show them
